@@ -1,0 +1,26 @@
+// One jest run, one project per top-level package. ESM throughout (see docs/decisions.md):
+// @swc/jest compiles TypeScript to ES modules and jest runs them with --experimental-vm-modules.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2024' },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const base = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    { ...base, displayName: 'service', roots: ['<rootDir>/service/test'] },
+    { ...base, displayName: 'worker', roots: ['<rootDir>/worker/test'] },
+    { ...base, displayName: 'infra', roots: ['<rootDir>/infra/test'] },
+  ],
+};

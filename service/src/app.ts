@@ -1,0 +1,104 @@
+import cors from '@koa/cors';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import Koa from 'koa';
+import type { Config } from './config.js';
+import { authenticator } from './http/auth.js';
+import { errorHandler } from './http/error-handler.js';
+import { requestContext } from './http/request-context.js';
+import { mountRoutes, type RouteDef } from './http/routes.js';
+import type { AppState } from './http/state.js';
+import type { Logger } from './logger.js';
+import { articlesRoutes } from './modules/articles/articles.routes.js';
+import { commentsRoutes } from './modules/comments/comments.routes.js';
+import { docsRouter } from './modules/docs/docs.routes.js';
+import { createRegistry, generateDocument } from './modules/docs/openapi.js';
+import { healthRouter, type Lifecycle } from './modules/health/health.routes.js';
+import { profilesRoutes } from './modules/profiles/profiles.routes.js';
+import { tagsRoutes } from './modules/tags/tags.routes.js';
+import { Passwords } from './modules/users/passwords.js';
+import { Tokens } from './modules/users/tokens.js';
+import { usersRoutes } from './modules/users/users.routes.js';
+import type { Redis } from './redis.js';
+
+export interface AppDeps {
+  config: Config;
+  orm: MikroORM;
+  redis: Redis;
+  logger: Logger;
+  /** Shared with the server so readiness can report a shutdown in progress. */
+  lifecycle?: Lifecycle;
+}
+
+export const API_PREFIX = '/api';
+
+/** Every REST operation, in mount order. */
+export function apiRoutes(deps: { passwords: Passwords; tokens: Tokens }): RouteDef[] {
+  return [
+    ...usersRoutes(deps),
+    ...profilesRoutes(),
+    ...articlesRoutes(),
+    ...commentsRoutes(),
+    ...tagsRoutes(),
+  ];
+}
+
+function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
+  if (allowed.trim() === '*') return '*';
+  const origins = new Set(
+    allowed
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  );
+  // An empty string means "no CORS headers": the browser then blocks the response.
+  return (ctx) => (origins.has(ctx.get('Origin')) ? ctx.get('Origin') : '');
+}
+
+/** Builds the Koa application without listening (server.ts listens; tests may use callback()). */
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const { config, orm, logger } = deps;
+  const lifecycle = deps.lifecycle ?? { shuttingDown: false };
+  const tokens = new Tokens(config);
+  const passwords = new Passwords(config);
+
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY });
+  // Behind one load balancer the client address is the last X-Forwarded-For entry (the one the
+  // load balancer appended); earlier entries are client-supplied and cannot be trusted.
+  app.maxIpsCount = 1;
+
+  const registry = createRegistry();
+  const api = new Router<AppState>({ prefix: API_PREFIX });
+  mountRoutes(api, registry, apiRoutes({ passwords, tokens }), '', authenticator(tokens));
+  let document: object | undefined;
+
+  app.use(requestContext(logger));
+  app.use(errorHandler());
+  app.use(
+    cors({
+      origin: corsOrigin(config.CORS_ORIGINS),
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Requested-With', 'X-Request-Id'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+  app.use(async (ctx, next) => {
+    if (lifecycle.shuttingDown) ctx.set('Connection', 'close');
+    await next();
+  });
+  app.use(
+    bodyParser({ enableTypes: ['json'], jsonLimit: config.BODY_LIMIT_BYTES, encoding: 'utf-8' }),
+  );
+  app.use(async (ctx, next) => {
+    ctx.state.em = orm.em.fork();
+    await next();
+  });
+  const health = healthRouter({ orm, redis: deps.redis, lifecycle });
+  app.use(health.routes());
+  const docs = docsRouter(() => (document ??= generateDocument(registry)));
+  app.use(docs.routes());
+  app.use(api.routes());
+  app.use(api.allowedMethods({ throw: true }));
+  return app;
+}

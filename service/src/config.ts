@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const url = (protocols: string[], example: string) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.join(' or ')}//, e.g. ${example}` },
+  );
+
+/**
+ * Every environment variable the service and worker read, validated once at boot.
+ * Only DATABASE_URL, REDIS_URL and JWT_SECRET are required; everything else has a safe default.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** Deployment environment name (dev, staging, prod); used in metric dimensions and logs. */
+  APP_ENV: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/)
+    .default('local'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://user:password@localhost:5432/plinth'),
+  /** Overrides the user in DATABASE_URL (lets the platform inject it from a secret). */
+  DATABASE_USER: z.string().min(1).optional(),
+  /** Overrides the password in DATABASE_URL (lets the platform inject it from a secret). */
+  DATABASE_PASSWORD: z.string().min(1).optional(),
+  DATABASE_SSL: z.enum(['disable', 'require']).default('disable'),
+  DATABASE_POOL_MAX: int(1, 200).default(10),
+  REDIS_URL: url(['redis:', 'rediss:'], 'redis://localhost:6379'),
+  /** Overrides the password in REDIS_URL (ElastiCache auth token from a secret). */
+  REDIS_AUTH_TOKEN: z.string().min(1).optional(),
+  /** Prefix of every Redis key this process writes, so several apps or test runs can share one Redis. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/)
+    .default('plinth:'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)'),
+  JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 90).default(60 * 60 * 24 * 7),
+  /** Trust X-Forwarded-* headers (set true behind a load balancer so client IPs are right). */
+  TRUST_PROXY: bool.default(false),
+  /** Grace period for in-flight requests after SIGTERM before connections are cut. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
+  /** Largest accepted request body. */
+  BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  /** Comma-separated allowed CORS origins, or `*`. */
+  CORS_ORIGINS: z.string().default('*'),
+  ARGON2_MEMORY_KIB: int(1024, 1024 * 1024).default(19_456),
+  ARGON2_TIME_COST: int(1, 10).default(2),
+  ARGON2_PARALLELISM: int(1, 16).default(1),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+const SECRET_KEYS = new Set(['JWT_SECRET', 'DATABASE_PASSWORD', 'REDIS_AUTH_TOKEN']);
+
+const HINTS: Partial<Record<keyof Config, string>> = {
+  DATABASE_URL: 'Set it to your PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/plinth',
+  REDIS_URL: 'Set it to your Redis URL, e.g. redis://127.0.0.1:6379',
+  JWT_SECRET: 'Set it to a random string of 32+ characters, e.g. `openssl rand -base64 48`',
+};
+
+/** Shows a value in an error message without leaking secrets or URL passwords. */
+function describeValue(key: string, value: string | undefined): string {
+  if (value === undefined) return 'it is not set';
+  if (SECRET_KEYS.has(key)) return `it is set (${value.length} characters, value hidden)`;
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    return `got "${u.toString()}"`;
+  } catch {
+    return `got "${value.slice(0, 80)}"`;
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment; throws ConfigError naming every bad variable and how to fix it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(
+    Object.keys(configSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = String(issue.path[0]);
+    const raw = input[key];
+    const what = raw === undefined ? 'is required' : issue.message;
+    const hint = HINTS[key as keyof Config];
+    return `${key} ${what}; ${describeValue(key, raw)}.${hint ? ` ${hint}.` : ''}`;
+  });
+  throw new ConfigError(problems);
+}
+
+/** DATABASE_URL with DATABASE_USER / DATABASE_PASSWORD applied. */
+export function databaseUrl(
+  config: Pick<Config, 'DATABASE_URL' | 'DATABASE_USER' | 'DATABASE_PASSWORD'>,
+): string {
+  const u = new URL(config.DATABASE_URL);
+  if (config.DATABASE_USER) u.username = encodeURIComponent(config.DATABASE_USER);
+  if (config.DATABASE_PASSWORD) u.password = encodeURIComponent(config.DATABASE_PASSWORD);
+  return u.toString();
+}
+
+/** The database host and port, for error messages (never the credentials). */
+export function databaseTarget(config: Pick<Config, 'DATABASE_URL'>): string {
+  const u = new URL(config.DATABASE_URL);
+  return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+}

@@ -1,0 +1,8 @@
+import { Article, ArticleTag, Favorite } from '../modules/articles/article.entity.js';
+import { Comment } from '../modules/comments/comment.entity.js';
+import { Follow } from '../modules/profiles/follow.entity.js';
+import { Tag } from '../modules/tags/tag.entity.js';
+import { User } from '../modules/users/user.entity.js';
+
+/** The explicit entity list: no folder scanning, identical in ts (dev/test) and js (dist). */
+export const entities = [User, Follow, Tag, Article, ArticleTag, Favorite, Comment];

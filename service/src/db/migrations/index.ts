@@ -1,0 +1,12 @@
+import type { Migration } from '@mikro-orm/migrations';
+import { Migration20261125120505_initial } from './Migration20261125120505_initial.js';
+
+type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
+
+/**
+ * Every migration, in order. `npm run migration:create` writes a new file here and appends it;
+ * the drift test fails when the entities and these migrations disagree.
+ */
+export const migrations: { name: string; class: MigrationClass }[] = [
+  { name: 'Migration20261125120505_initial', class: Migration20261125120505_initial },
+];

@@ -1,0 +1,40 @@
+import { MikroORM, defineConfig, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { databaseUrl, type Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { entities } from './entities.js';
+import { migrations } from './migrations/index.js';
+
+export type Orm = MikroORM;
+
+type DbConfig = Pick<
+  Config,
+  'DATABASE_URL' | 'DATABASE_USER' | 'DATABASE_PASSWORD' | 'DATABASE_SSL' | 'DATABASE_POOL_MAX'
+>;
+
+/** MikroORM options for the primary database; shared by the service, worker, migrate and seed. */
+export function ormOptions(config: DbConfig, logger?: Logger): Options {
+  return defineConfig({
+    clientUrl: databaseUrl(config),
+    entities,
+    extensions: [Migrator],
+    // Every unit of work forks its own EntityManager; touching the global one is a bug.
+    allowGlobalContext: false,
+    pool: { min: 0, max: config.DATABASE_POOL_MAX, idleTimeoutMillis: 30_000 },
+    driverOptions:
+      config.DATABASE_SSL === 'require' ? { ssl: { rejectUnauthorized: false } } : undefined,
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      migrationsList: migrations,
+      snapshot: false,
+      transactional: true,
+      allOrNothing: true,
+    },
+    logger: (message) => logger?.debug({ orm: true }, message),
+    debug: false,
+  });
+}
+
+export async function connectOrm(config: DbConfig, logger?: Logger): Promise<Orm> {
+  return MikroORM.init(ormOptions(config, logger));
+}

@@ -1,0 +1,61 @@
+import type { Middleware } from 'koa';
+import { AppError, type ErrorBody } from '../errors.js';
+import type { AppState } from './state.js';
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  type?: string;
+  headers?: Record<string, string>;
+  message?: string;
+}
+
+/** Errors raised by Koa and its body parser (http-errors), mapped to our vocabulary. */
+function fromHttpError(err: HttpLikeError): { status: number; errors: ErrorBody } | undefined {
+  const status = err.status ?? err.statusCode;
+  if (!status || status < 400 || status >= 500) return undefined;
+  if (status === 413) return { status, errors: { body: ['is too large'] } };
+  if (status === 400 && (err.type === 'entity.parse.failed' || /JSON/i.test(err.message ?? ''))) {
+    return { status, errors: { body: ['is not valid JSON'] } };
+  }
+  if (status === 415) return { status, errors: { body: ['must be application/json'] } };
+  if (status === 405) return { status, errors: { method: [err.message ?? 'not allowed'] } };
+  return { status, errors: { request: [err.expose && err.message ? err.message : 'is invalid'] } };
+}
+
+/**
+ * The single place errors become responses: domain errors and client errors keep their status
+ * and RealWorld body; anything else is a bug, logged with its stack and answered with a bare 500
+ * that carries only the request id.
+ */
+export function errorHandler(): Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { errors: { route: [`${ctx.method} ${ctx.path} does not exist`] } };
+      }
+    } catch (err) {
+      const requestId = ctx.state.requestId;
+      if (err instanceof AppError) {
+        ctx.status = err.status;
+        ctx.set(err.headers);
+        ctx.body = { errors: err.errors, requestId };
+        return;
+      }
+      const mapped = fromHttpError(err as HttpLikeError);
+      if (mapped) {
+        ctx.status = mapped.status;
+        const headers = (err as HttpLikeError).headers;
+        if (headers) ctx.set(headers);
+        ctx.body = { errors: mapped.errors, requestId };
+        return;
+      }
+      ctx.state.log.error({ err }, 'unhandled error');
+      ctx.status = 500;
+      ctx.body = { errors: { server: ['internal error'] }, requestId };
+    }
+  };
+}

@@ -1,0 +1,173 @@
+import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { z } from 'zod';
+import { AppError, UnauthorizedError, ValidationError } from '../errors.js';
+import type { User } from '../modules/users/user.entity.js';
+import type { AppContext, AppState } from './state.js';
+import { toFieldErrors } from './validation.js';
+
+/** `none`: token ignored; `optional`: a presented token must be valid; `required`: 401 without one. */
+export type AuthMode = 'none' | 'optional' | 'required';
+
+type AnyObject = z.ZodObject;
+
+export interface RouteInput<
+  P extends AnyObject,
+  Q extends AnyObject,
+  B extends z.ZodType,
+  A extends AuthMode,
+> {
+  params: z.output<P>;
+  query: z.output<Q>;
+  body: z.output<B>;
+  user: A extends 'required' ? User : User | undefined;
+  token: A extends 'required' ? string : string | undefined;
+  ctx: AppContext;
+}
+
+/**
+ * One operation: its OpenAPI description, input schemas and handler in one place, so the schemas
+ * that validate a request are the ones the published document shows.
+ */
+export interface RouteDef<
+  P extends AnyObject = AnyObject,
+  Q extends AnyObject = AnyObject,
+  B extends z.ZodType = z.ZodType,
+  A extends AuthMode = AuthMode,
+> {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** OpenAPI-style path relative to `/api`, e.g. `/articles/{slug}`. */
+  path: `/${string}`;
+  operationId: string;
+  summary: string;
+  tag: string;
+  auth: A;
+  params?: P;
+  query?: Q;
+  body?: B;
+  success: { status: 200 | 201 | 204; description: string; schema?: z.ZodType };
+  /** Error statuses beyond the ones derived from auth and input (401, 422, 400/413/415). */
+  errors?: (403 | 404 | 409)[];
+  handler: (input: RouteInput<P, Q, B, A>) => Promise<unknown>;
+}
+
+/** Typed constructor for a route (keeps inference of the schema generics). */
+export function route<
+  P extends AnyObject,
+  Q extends AnyObject,
+  B extends z.ZodType,
+  A extends AuthMode,
+>(def: RouteDef<P, Q, B, A>): RouteDef<P, Q, B, A> {
+  return def;
+}
+
+export const ErrorSchema = z
+  .object({
+    errors: z.record(z.string(), z.array(z.string())),
+    requestId: z.string().optional(),
+  })
+  .meta({ id: 'GenericErrorModel', description: 'Field name → messages; requestId for support.' });
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed JSON body',
+  401: 'Missing, invalid or expired token',
+  403: 'Authenticated but not allowed',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Body larger than the configured limit',
+  415: 'Body is not application/json',
+  422: 'Validation failed: unknown or invalid parameters or body fields',
+};
+
+/** Every status a route can answer with, as published in the OpenAPI document. */
+export function documentedStatuses(def: RouteDef): number[] {
+  const statuses = new Set<number>([def.success.status, 422, ...(def.errors ?? [])]);
+  if (def.auth !== 'none') statuses.add(401);
+  if (def.body) [400, 413, 415].forEach((s) => statuses.add(s));
+  return [...statuses].sort();
+}
+
+export function registerOpenApi(registry: OpenAPIRegistry, def: RouteDef, basePath: string): void {
+  const responses: RouteConfig['responses'] = {
+    [def.success.status]: {
+      description: def.success.description,
+      ...(def.success.schema
+        ? { content: { 'application/json': { schema: def.success.schema } } }
+        : {}),
+    },
+  };
+  for (const status of documentedStatuses(def)) {
+    if (status === def.success.status) continue;
+    responses[status] = {
+      description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+      content: { 'application/json': { schema: ErrorSchema } },
+    };
+  }
+  registry.registerPath({
+    method: def.method,
+    path: `${basePath}${def.path}`,
+    operationId: def.operationId,
+    summary: def.summary,
+    tags: [def.tag],
+    ...(def.auth === 'required' ? { security: [{ Token: [] }] } : {}),
+    ...(def.auth === 'optional' ? { security: [{}, { Token: [] }] } : {}),
+    request: {
+      ...(def.params ? { params: def.params } : {}),
+      ...(def.query ? { query: def.query } : {}),
+      ...(def.body
+        ? { body: { required: true, content: { 'application/json': { schema: def.body } } } }
+        : {}),
+    },
+    responses,
+  });
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, fallbackField: string): z.output<T> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (!result.success) throw new ValidationError(toFieldErrors(result.error, fallbackField));
+  return result.data;
+}
+
+const NO_PARAMS = z.strictObject({});
+
+function hasBody(ctx: AppContext): boolean {
+  return Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
+}
+
+/** Koa middleware that authenticates per `auth`, validates input, runs the handler, responds. */
+export function toMiddleware(def: RouteDef): Middleware<AppState> {
+  return async (ctx) => {
+    const c = ctx as AppContext;
+    if (def.auth === 'required' && !c.state.user) throw new UnauthorizedError();
+    if (def.body && hasBody(c) && !c.is('application/json', '+json')) {
+      throw new AppError(415, { body: ['must be application/json'] });
+    }
+    const input = {
+      params: parse(def.params ?? NO_PARAMS, c.params ?? {}, 'path'),
+      query: parse(def.query ?? NO_PARAMS, c.query, 'query'),
+      body: def.body ? parse(def.body, c.request.body ?? {}, 'body') : undefined,
+      user: def.auth === 'none' ? undefined : c.state.user,
+      token: def.auth === 'none' ? undefined : c.state.token,
+      ctx: c,
+    };
+    const result = await def.handler(input as never);
+    c.status = def.success.status;
+    if (def.success.status !== 204) c.body = result;
+  };
+}
+
+/** Mounts routes on a router: `{slug}` becomes `:slug`; order is kept (specific paths first). */
+export function mountRoutes(
+  router: Router<AppState>,
+  registry: OpenAPIRegistry,
+  defs: RouteDef[],
+  basePath: string,
+  authenticate: (mode: AuthMode) => Middleware<AppState>,
+): void {
+  for (const def of defs) {
+    const koaPath = def.path.replace(/\{(\w+)\}/g, ':$1');
+    router[def.method](def.operationId, koaPath, authenticate(def.auth), toMiddleware(def));
+    registerOpenApi(registry, def, basePath);
+  }
+}

@@ -1,0 +1,60 @@
+import { defineEntity, p } from '@mikro-orm/core';
+import { Tag } from '../tags/tag.entity.js';
+import { User } from '../users/user.entity.js';
+
+export const ArticleSchema = defineEntity({
+  name: 'Article',
+  tableName: 'articles',
+  properties: {
+    id: p.integer().primary(),
+    slug: p.string().length(255).unique('articles_slug_unique'),
+    title: p.string().length(255),
+    description: p.string().length(1000),
+    body: p.text(),
+    author: () => p.manyToOne(User).deleteRule('cascade'),
+    /** Denormalised count of `favorites` rows, changed in the same transaction as the rows. */
+    favoritesCount: p.integer().default(0),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+  indexes: [
+    // Global list and feed: newest first, id as the tie-breaker.
+    { name: 'articles_created_at_id_idx', properties: ['createdAt', 'id'] },
+    // List by author and the feed (author IN followees).
+    { name: 'articles_author_created_at_idx', properties: ['author', 'createdAt'] },
+  ],
+});
+
+export class Article extends ArticleSchema.class {}
+ArticleSchema.setClass(Article);
+
+/** Tag assignment; deleting an article or tag removes its rows. */
+export const ArticleTagSchema = defineEntity({
+  name: 'ArticleTag',
+  tableName: 'article_tags',
+  properties: {
+    article: () => p.manyToOne(Article).primary().deleteRule('cascade'),
+    tag: () => p.manyToOne(Tag).primary().deleteRule('cascade').index('article_tags_tag_idx'),
+  },
+});
+
+export class ArticleTag extends ArticleTagSchema.class {}
+ArticleTagSchema.setClass(ArticleTag);
+
+/** `user` favorited `article`; the composite key makes favoriting idempotent. */
+export const FavoriteSchema = defineEntity({
+  name: 'Favorite',
+  tableName: 'favorites',
+  properties: {
+    user: () => p.manyToOne(User).primary().deleteRule('cascade'),
+    article: () =>
+      p.manyToOne(Article).primary().deleteRule('cascade').index('favorites_article_idx'),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+
+export class Favorite extends FavoriteSchema.class {}
+FavoriteSchema.setClass(Favorite);

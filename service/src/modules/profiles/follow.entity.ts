@@ -1,0 +1,16 @@
+import { defineEntity, p } from '@mikro-orm/core';
+import { User } from '../users/user.entity.js';
+
+/** `follower` follows `followee`. The composite primary key makes following idempotent. */
+export const FollowSchema = defineEntity({
+  name: 'Follow',
+  tableName: 'follows',
+  properties: {
+    follower: () => p.manyToOne(User).primary().deleteRule('cascade'),
+    followee: () => p.manyToOne(User).primary().deleteRule('cascade').index('follows_followee_idx'),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+
+export class Follow extends FollowSchema.class {}
+FollowSchema.setClass(Follow);

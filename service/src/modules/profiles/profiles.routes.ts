@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { route, type RouteDef } from '../../http/routes.js';
+import { usernameParam } from '../../http/schemas.js';
+import { ProfileResponse } from './profiles.schemas.js';
+import { ProfilesService } from './profiles.service.js';
+
+const TAG = 'Profile';
+const params = z.object({ username: usernameParam });
+
+export function profilesRoutes(): RouteDef[] {
+  return [
+    route({
+      method: 'get',
+      path: '/profiles/{username}',
+      operationId: 'GetProfileByUsername',
+      summary: 'Get a profile',
+      tag: TAG,
+      auth: 'optional',
+      params,
+      success: { status: 200, description: 'The profile', schema: ProfileResponse },
+      errors: [404],
+      handler: async ({ params, user, ctx }) => ({
+        profile: await new ProfilesService(ctx.state.em).get(user, params.username),
+      }),
+    }),
+    route({
+      method: 'post',
+      path: '/profiles/{username}/follow',
+      operationId: 'FollowUserByUsername',
+      summary: 'Follow a user',
+      tag: TAG,
+      auth: 'required',
+      params,
+      success: { status: 200, description: 'The followed profile', schema: ProfileResponse },
+      errors: [404],
+      handler: async ({ params, user, ctx }) => ({
+        profile: await new ProfilesService(ctx.state.em).follow(user, params.username),
+      }),
+    }),
+    route({
+      method: 'delete',
+      path: '/profiles/{username}/follow',
+      operationId: 'UnfollowUserByUsername',
+      summary: 'Unfollow a user',
+      tag: TAG,
+      auth: 'required',
+      params,
+      success: { status: 200, description: 'The unfollowed profile', schema: ProfileResponse },
+      errors: [404],
+      handler: async ({ params, user, ctx }) => ({
+        profile: await new ProfilesService(ctx.state.em).unfollow(user, params.username),
+      }),
+    }),
+  ];
+}

@@ -1,0 +1,62 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { route, type RouteDef } from '../../http/routes.js';
+import {
+  LoginUserRequest,
+  NewUserRequest,
+  UpdateUserRequest,
+  UserResponse,
+} from './users.schemas.js';
+import { toUserDto, UsersService, type UsersDeps } from './users.service.js';
+
+const TAG = 'User and Authentication';
+
+export function usersRoutes(deps: UsersDeps): RouteDef[] {
+  const service = (em: EntityManager) => new UsersService(em, deps);
+  return [
+    route({
+      method: 'post',
+      path: '/users/login',
+      operationId: 'Login',
+      summary: 'Existing user login',
+      tag: TAG,
+      auth: 'none',
+      body: LoginUserRequest,
+      success: { status: 200, description: 'The user with a fresh token', schema: UserResponse },
+      handler: async ({ body, ctx }) => ({ user: await service(ctx.state.em).login(body.user) }),
+    }),
+    route({
+      method: 'post',
+      path: '/users',
+      operationId: 'CreateUser',
+      summary: 'Register a new user',
+      tag: TAG,
+      auth: 'none',
+      body: NewUserRequest,
+      success: { status: 201, description: 'The new user with a token', schema: UserResponse },
+      handler: async ({ body, ctx }) => ({ user: await service(ctx.state.em).register(body.user) }),
+    }),
+    route({
+      method: 'get',
+      path: '/user',
+      operationId: 'GetCurrentUser',
+      summary: 'Get current user',
+      tag: TAG,
+      auth: 'required',
+      success: { status: 200, description: 'The current user', schema: UserResponse },
+      handler: async ({ user, token }) => ({ user: toUserDto(user, token) }),
+    }),
+    route({
+      method: 'put',
+      path: '/user',
+      operationId: 'UpdateCurrentUser',
+      summary: 'Update current user',
+      tag: TAG,
+      auth: 'required',
+      body: UpdateUserRequest,
+      success: { status: 200, description: 'The updated user', schema: UserResponse },
+      handler: async ({ body, user, token, ctx }) => ({
+        user: await service(ctx.state.em).update(user, token, body.user),
+      }),
+    }),
+  ];
+}

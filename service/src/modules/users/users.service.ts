@@ -1,0 +1,101 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { violatedUniqueConstraint } from '../../db/errors.js';
+import { UnauthorizedError, ValidationError, type ErrorBody } from '../../errors.js';
+import type { Passwords } from './passwords.js';
+import type { Tokens } from './tokens.js';
+import { User } from './user.entity.js';
+import type { UserDto } from './users.schemas.js';
+
+const TAKEN: Record<string, keyof ErrorBody> = {
+  users_email_unique: 'email',
+  users_username_unique: 'username',
+};
+
+export interface UsersDeps {
+  passwords: Passwords;
+  tokens: Tokens;
+}
+
+export function toUserDto(user: User, token: string): UserDto {
+  return { email: user.email, token, username: user.username, bio: user.bio, image: user.image };
+}
+
+/** Registration, login and the current user's account. */
+export class UsersService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly deps: UsersDeps,
+  ) {}
+
+  async register(input: { username: string; email: string; password: string }): Promise<UserDto> {
+    await this.assertAvailable(input);
+    const user = this.em.create(User, {
+      username: input.username,
+      email: input.email,
+      passwordHash: await this.deps.passwords.hash(input.password),
+    });
+    await this.flushMappingConflicts();
+    return toUserDto(user, await this.deps.tokens.sign(user.id));
+  }
+
+  async login(input: { email: string; password: string }): Promise<UserDto> {
+    const user = await this.em.findOne(
+      User,
+      { email: input.email },
+      { populate: ['passwordHash'] },
+    );
+    const ok = user
+      ? await this.deps.passwords.verify(user.passwordHash, input.password)
+      : await this.deps.passwords.verifyDummy(input.password);
+    if (!user || !ok) throw new UnauthorizedError('is invalid', 'email or password');
+    return toUserDto(user, await this.deps.tokens.sign(user.id));
+  }
+
+  async update(
+    user: User,
+    token: string,
+    changes: { email?: string; username?: string; password?: string; bio?: string; image?: string },
+  ): Promise<UserDto> {
+    await this.assertAvailable(changes, user.id);
+    const { password, ...rest } = changes;
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    this.em.assign(user, defined);
+    if (password !== undefined) user.passwordHash = await this.deps.passwords.hash(password);
+    await this.flushMappingConflicts();
+    return toUserDto(user, token);
+  }
+
+  /** Friendly pre-check naming every taken field; the unique constraints remain the guarantee. */
+  private async assertAvailable(input: { email?: string; username?: string }, selfId?: number) {
+    const or = [
+      ...(input.email ? [{ email: input.email }] : []),
+      ...(input.username ? [{ username: input.username }] : []),
+    ];
+    if (or.length === 0) return;
+    const clashes = await this.em.find(User, {
+      $or: or,
+      ...(selfId ? { id: { $ne: selfId } } : {}),
+    });
+    const errors: ErrorBody = {};
+    for (const other of clashes) {
+      if (input.email && other.email === input.email) errors.email = ['has already been taken'];
+      if (input.username && other.username === input.username)
+        errors.username = ['has already been taken'];
+    }
+    if (Object.keys(errors).length > 0) throw new ValidationError(errors);
+  }
+
+  /** Flushes; a unique violation from a concurrent writer becomes the same 422 as the pre-check. */
+  private async flushMappingConflicts(): Promise<void> {
+    try {
+      await this.em.flush();
+    } catch (err) {
+      const field = TAKEN[violatedUniqueConstraint(err) ?? ''];
+      if (field) {
+        this.em.clear();
+        throw new ValidationError({ [field]: ['has already been taken'] });
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { createApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { connectOrm } from '../../src/db/orm.js';
+import { createLogger } from '../../src/logger.js';
+import { connectRedis, createRedis, type Redis } from '../../src/redis.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { testEnv } from './env.js';
+import { ApiClient } from './client.js';
+
+export interface TestServer {
+  baseUrl: string;
+  api: ApiClient;
+  config: Config;
+  orm: MikroORM;
+  redis: Redis;
+  db: TestDatabase;
+  /** Every log line the service wrote, as parsed JSON. */
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/**
+ * The real service on a real port, with its own database and Redis key prefix. Logs are captured
+ * in memory at `info` so tests can assert on them.
+ */
+export async function startTestServer(overrides: Record<string, string> = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const config = loadConfig(testEnv(db.url, { LOG_LEVEL: 'info', ...overrides }));
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = createLogger({ level: config.LOG_LEVEL }, sink);
+  const orm = await connectOrm(config, logger);
+  const redis = createRedis(config, logger);
+  await connectRedis(redis);
+  const app = createApp({ config, orm, redis, logger });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  return {
+    baseUrl,
+    api: new ApiClient(`${baseUrl}/api`),
+    config,
+    orm,
+    redis,
+    db,
+    logs,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await orm.close(true);
+      redis.disconnect();
+      await db.drop();
+    },
+  };
+}

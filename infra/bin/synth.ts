@@ -1,0 +1,58 @@
+/**
+ * `npm run synth`: synthesizes every environment into cdk.out/<env> in-process (offline, no AWS
+ * credentials), runs cdk-nag on each, prints per-environment and total seconds and exits non-zero
+ * on any error or unacknowledged finding. Extra context: `npm run synth -- env=prod alarmEmail=x`.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { ENV_NAMES, loadConfig } from '../lib/config.js';
+import type { EnvName } from '../lib/config.js';
+import { cdkJsonContext } from '../lib/cdk-context.js';
+import { addNagChecks } from '../lib/nag.js';
+import { addPlinthStacks } from '../lib/plinth.js';
+import { REPO_ROOT } from '../lib/stacks/app-stack.js';
+
+const extraContext = Object.fromEntries(
+  process.argv
+    .slice(2)
+    .filter((a) => a.includes('='))
+    .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+);
+const only = extraContext.env as EnvName | undefined;
+const envs = only ? [only] : [...ENV_NAMES];
+const started = performance.now();
+let failed = false;
+
+for (const envName of envs) {
+  const t0 = performance.now();
+  const outdir = join(REPO_ROOT, 'cdk.out', envName);
+  rmSync(outdir, { recursive: true, force: true });
+  try {
+    const app = new App({
+      outdir,
+      context: { ...cdkJsonContext(), ...extraContext, env: envName },
+    });
+    // Only explicit context overrides apply here: CDK_DEFAULT_* are ignored for determinism.
+    const config = loadConfig({ context: (key) => app.node.tryGetContext(key) });
+    const imageDirectory = app.node.tryGetContext('imageDirectory') as string | undefined;
+    addPlinthStacks(app, config, imageDirectory ? { imageDirectory } : {});
+    addNagChecks(app);
+    const assembly = app.synth();
+    const stacks = assembly.stacks.map((s) => s.stackName).join(', ');
+    console.log(`✔ ${envName}: ${secondsSince(t0)} s  → ${outdir} (${stacks})`);
+  } catch (error) {
+    failed = true;
+    console.error(`✘ ${envName}: failed after ${secondsSince(t0)} s`);
+    console.error(error instanceof Error ? error.message : error);
+  }
+}
+
+console.log(
+  `${failed ? 'FAILED' : 'OK'}: synthesized ${envs.join(', ')} in ${secondsSince(started)} s`,
+);
+process.exit(failed ? 1 : 0);
+
+function secondsSince(t: number): string {
+  return ((performance.now() - t) / 1000).toFixed(1);
+}

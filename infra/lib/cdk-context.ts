@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Path of the repository's cdk.json. */
+export const CDK_JSON = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cdk.json');
+
+/**
+ * The `context` block of cdk.json (feature flags). The CDK CLI applies it automatically; in-process
+ * synthesis (npm run synth, tests) must pass it to `new App({ context })` to get the same template.
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const parsed = JSON.parse(readFileSync(CDK_JSON, 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return parsed.context ?? {};
+}

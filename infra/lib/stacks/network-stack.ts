@@ -1,0 +1,114 @@
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { PlinthConfig } from '../config.js';
+
+/** Props for {@link NetworkStack}. */
+export interface NetworkStackProps extends StackProps {
+  /** Environment configuration. */
+  readonly config: PlinthConfig;
+}
+
+/**
+ * VPC over the configured AZs: public (ALB, NAT), private-with-egress (Fargate tasks, rotation
+ * Lambdas) and isolated (RDS, ElastiCache) subnets; NAT per config; S3 gateway endpoint always,
+ * interface endpoints where configured; VPC flow logs.
+ */
+export class NetworkStack extends Stack {
+  /** The VPC. */
+  public readonly vpc: ec2.Vpc;
+
+  constructor(scope: Construct, id: string, props: NetworkStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    const natInstance =
+      config.network.natType === 'instance'
+        ? ec2.NatProvider.instanceV2({
+            instanceType: new ec2.InstanceType('t4g.nano'),
+            machineImage: ec2.MachineImage.latestAmazonLinux2023({
+              cpuType: ec2.AmazonLinuxCpuType.ARM_64,
+            }),
+            defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
+          })
+        : undefined;
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(config.network.cidr),
+      availabilityZones: [...config.availabilityZones],
+      natGateways: config.network.natCount,
+      natGatewayProvider: natInstance ?? ec2.NatProvider.gateway(),
+      restrictDefaultSecurityGroup: false,
+      subnetConfiguration: [
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+        { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+    });
+    // restrictDefaultSecurityGroup is off: it adds a custom-resource Lambda, and nothing here is
+    // ever attached to the default security group (every resource gets its own).
+
+    if (natInstance) {
+      natInstance.connections.allowFrom(
+        ec2.Peer.ipv4(config.network.cidr),
+        ec2.Port.allTraffic(),
+        'Egress NAT for private subnets',
+      );
+      for (const child of this.vpc.node.findAll()) {
+        if (child instanceof ec2.Instance) {
+          Validations.of(child).acknowledge({
+            id: 'AwsSolutions-EC28',
+            reason:
+              'Dev-only t4g.nano NAT instance; basic 5-minute monitoring is enough and detailed monitoring would cost more than the instance.',
+          });
+          Validations.of(child).acknowledge({
+            id: 'AwsSolutions-EC29',
+            reason:
+              'Dev-only NAT instance is disposable and recreated by CloudFormation; termination protection would block stack updates that replace it.',
+          });
+          Validations.of(child).acknowledge({
+            id: 'AwsSolutions-EC26',
+            reason:
+              'NAT instance root volume holds only the stock AL2023 image and iptables rules, no data; NatInstanceProviderV2 exposes no block-device setting.',
+          });
+        }
+      }
+    }
+
+    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
+      trafficType:
+        config.envName === 'dev' ? ec2.FlowLogTrafficType.REJECT : ec2.FlowLogTrafficType.ALL,
+    });
+
+    if (config.network.interfaceEndpoints) {
+      const endpoints: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
+        EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+        EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+        Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+        SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        Monitoring: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+      };
+      for (const [id, service] of Object.entries(endpoints)) {
+        const endpoint = this.vpc.addInterfaceEndpoint(id, {
+          service,
+          privateDnsEnabled: true,
+          open: false,
+          subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        });
+        endpoint.connections.allowFrom(
+          ec2.Peer.ipv4(config.network.cidr),
+          ec2.Port.tcp(443),
+          'HTTPS from the VPC',
+        );
+      }
+    }
+  }
+}

@@ -84,8 +84,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     }),
   );
   app.use(async (ctx, next) => {
-    if (lifecycle.shuttingDown) ctx.set('Connection', 'close');
     await next();
+    // Draining: tell keep-alive clients to reconnect (to another target) after this response.
+    if (lifecycle.shuttingDown) ctx.set('Connection', 'close');
   });
   app.use(
     bodyParser({ enableTypes: ['json'], jsonLimit: config.BODY_LIMIT_BYTES, encoding: 'utf-8' }),
@@ -99,6 +100,6 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const docs = docsRouter(() => (document ??= generateDocument(registry)));
   app.use(docs.routes());
   app.use(api.routes());
-  app.use(api.allowedMethods({ throw: true }));
+  app.use(api.allowedMethods());
   return app;
 }

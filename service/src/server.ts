@@ -58,10 +58,13 @@ await runMain('service', async (logger) => {
       server.closeAllConnections();
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
+    // Keep-alive sockets become idle one by one as their last response goes out; close each then.
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    clearInterval(reaper);
     clearTimeout(force);
     await Promise.allSettled([orm.close(), redis.quit()]);
     logger.info('shutdown complete');

@@ -11,6 +11,7 @@ async function withMaintenance<T>(url: string, fn: (orm: MikroORM) => Promise<T>
     entities: [],
     discovery: { warnWhenNoEntities: false },
     allowGlobalContext: true,
+    ensureDatabase: false,
   });
   try {
     return await fn(orm);

@@ -20,6 +20,9 @@ export function ormOptions(config: DbConfig, logger?: Logger): Options {
     extensions: [Migrator],
     // Every unit of work forks its own EntityManager; touching the global one is a bug.
     allowGlobalContext: false,
+    // Never create a missing database behind the operator's back (a typo in DATABASE_URL, or a
+    // dropped database, must fail loudly); `npm run dev` and tests create theirs explicitly.
+    ensureDatabase: false,
     pool: { min: 0, max: config.DATABASE_POOL_MAX, idleTimeoutMillis: 30_000 },
     driverOptions:
       config.DATABASE_SSL === 'require' ? { ssl: { rejectUnauthorized: false } } : undefined,

@@ -33,9 +33,16 @@ export function errorHandler(): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        ctx.status = 404;
-        ctx.body = { errors: { route: [`${ctx.method} ${ctx.path} does not exist`] } };
+      // Responses the router produced without a body (no route, wrong method) get ours.
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) {
+          ctx.status = 404;
+          ctx.body = { errors: { route: [`${ctx.method} ${ctx.path} does not exist`] } };
+        } else if (ctx.status === 405 || ctx.status === 501) {
+          const status = ctx.status;
+          ctx.body = { errors: { method: [`${ctx.method} is not allowed here`] } };
+          ctx.status = status;
+        }
       }
     } catch (err) {
       const requestId = ctx.state.requestId;

@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import newman, { type NewmanRunSummary } from 'newman';
+import { SHARED_DIR } from '../support/paths.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ LOG_LEVEL: 'warn' });
+});
+afterAll(() => server.close());
+
+function runCollection(apiUrl: string): Promise<NewmanRunSummary> {
+  const run = `${process.pid}${Date.now().toString(36)}`;
+  return new Promise((resolve, reject) => {
+    newman.run(
+      {
+        collection: path.join(SHARED_DIR, 'realworld', 'Conduit.postman_collection.json'),
+        globals: {
+          values: [
+            { key: 'APIURL', value: apiUrl, type: 'text', enabled: true },
+            { key: 'USERNAME', value: `u${run}`, type: 'text', enabled: true },
+            { key: 'EMAIL', value: `u${run}@example.com`, type: 'text', enabled: true },
+            { key: 'PASSWORD', value: 'password-for-the-suite', type: 'text', enabled: true },
+          ],
+        },
+        reporters: [],
+      },
+      (err, summary) => (err ? reject(err) : resolve(summary)),
+    );
+  });
+}
+
+describe('RealWorld conformance suite (newman)', () => {
+  it('passes every request and assertion against a real listening server', async () => {
+    const summary = await runCollection(`${server.baseUrl}/api`);
+    const { requests, assertions } = summary.run.stats;
+    const failures = summary.run.failures.map(
+      (f) => `${f.source?.name ?? '?'}: ${f.error?.test ?? ''} ${f.error?.message ?? ''}`,
+    );
+    console.log(
+      `newman: ${requests.total} requests (${requests.failed} failed), ` +
+        `${assertions.total} assertions (${assertions.failed} failed)`,
+    );
+    expect(failures).toEqual([]);
+    expect(requests.total).toBeGreaterThanOrEqual(30);
+    expect(assertions.failed).toBe(0);
+    expect(assertions.total).toBeGreaterThan(200);
+  }, 60_000);
+});

@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connectOrm, type Orm } from '../../src/db/orm.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+let db: TestDatabase;
+let orm: Orm;
+beforeAll(async () => {
+  db = await createTestDatabase({ migrate: false });
+  orm = await connectOrm({ DATABASE_URL: db.url, DATABASE_SSL: 'disable', DATABASE_POOL_MAX: 2 });
+});
+afterAll(async () => {
+  await orm.close(true);
+  await db.drop();
+});
+
+describe('migrations', () => {
+  it('when applied to an empty database, then all run and none stay pending', async () => {
+    const applied = await orm.migrator.up();
+    expect(applied.length).toBeGreaterThan(0);
+    expect(await orm.migrator.getPending()).toEqual([]);
+  });
+
+  it('when the entities and the committed migrations are compared, then they agree (no drift)', async () => {
+    // Fails when an entity changed without `npm run migration:create`.
+    const diff = await orm.schema.getUpdateSchemaSQL({ wrap: false });
+    expect(diff.trim()).toBe('');
+  });
+
+  it('when migrating again, then nothing happens', async () => {
+    expect(await orm.migrator.up()).toEqual([]);
+  });
+
+  it('when the list and filter queries run, then each has an index to use', async () => {
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute(`select indexname from pg_indexes where schemaname = 'public'`);
+    const names = rows.map((r: { indexname: string }) => r.indexname);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'articles_created_at_id_idx',
+        'articles_author_created_at_idx',
+        'article_tags_tag_idx',
+        'favorites_article_idx',
+        'follows_followee_idx',
+        'comments_article_created_at_idx',
+        'articles_slug_unique',
+        'users_email_unique',
+        'users_username_unique',
+        'tags_name_unique',
+      ]),
+    );
+  });
+});

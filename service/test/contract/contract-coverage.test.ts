@@ -1,0 +1,381 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { uniqueUser } from '../support/client.js';
+import {
+  Contract,
+  RecordingClient,
+  documentedPairs,
+  fetchPublishedDocument,
+  loadRealWorldDocument,
+  missingFrom,
+  operationsOf,
+  type OpenApiDocument,
+  type Operation,
+} from '../support/contract.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/*
+ * Coverage by contract: every (operation × documented status) of our published OpenAPI document
+ * is driven against the real server, every response is validated against our document and, where
+ * RealWorld defines a schema, against RealWorld's. The last tests fail if a documented pair was
+ * never observed, so a new route or status cannot land without a scenario that produces it.
+ */
+
+// Small, so the 413 scenarios send a few KiB instead of a megabyte.
+const BODY_LIMIT_BYTES = 2048;
+
+let server: TestServer;
+let ours: OpenApiDocument;
+let realworld: OpenApiDocument;
+let api: RecordingClient;
+type Registered = Awaited<ReturnType<RecordingClient['register']>>;
+let alice: Registered;
+let bob: Registered;
+/** An article by alice, with one comment by alice; generic scenarios never reach handlers. */
+let article: { slug: string };
+let comment: { id: number };
+
+beforeAll(async () => {
+  server = await startTestServer({ LOG_LEVEL: 'warn', BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES) });
+  ours = await fetchPublishedDocument(server.baseUrl);
+  realworld = loadRealWorldDocument();
+  api = new RecordingClient(`${server.baseUrl}/api`, new Contract(ours, realworld));
+  [alice, bob] = [await api.register('alice'), await api.register('bob')];
+  article = await api.createArticle(alice.token, { tagList: ['contract'] });
+  const created = await api.post(`/articles/${article.slug}/comments`, {
+    token: alice.token,
+    body: { comment: { body: 'First!' } },
+  });
+  comment = created.body.comment;
+});
+afterAll(() => server.close());
+
+/** A concrete path for `op` that reaches its handler: fixtures fill the path parameters. */
+function pathOf(op: Operation): string {
+  const values: Record<string, string> = {
+    slug: article.slug,
+    username: bob.username,
+    id: String(comment.id),
+  };
+  return op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (!(name in values)) throw new Error(`no fixture for path parameter ${name} of ${op.path}`);
+    return encodeURIComponent(values[name]!);
+  });
+}
+
+/** Runs `send` for every operation in `ops`; returns those that did not answer `status`. */
+async function mismatches(
+  ops: Operation[],
+  status: number,
+  send: (op: Operation) => Promise<{ status: number; body: unknown }>,
+): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const op of ops) {
+    const res = await send(op);
+    if (res.status !== status) {
+      wrong.push(`${op.operationId}: ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}`);
+    }
+  }
+  return wrong;
+}
+
+describe('statuses every operation shares (derived from the published document)', () => {
+  const ops = () => operationsOf(ours);
+
+  it('when a token-required operation gets no token, or a malformed Authorization header, then 401', async () => {
+    const required = ops().filter((op) => op.auth === 'required');
+    expect(required.length).toBeGreaterThan(10);
+    expect(await mismatches(required, 401, (op) => api.request(op.method, pathOf(op)))).toEqual([]);
+    expect(
+      await mismatches(required, 401, (op) =>
+        api.request(op.method, pathOf(op), { headers: { Authorization: `Bearer${alice.token}` } }),
+      ),
+    ).toEqual([]);
+  });
+
+  it('when a token-optional operation gets an invalid token, then 401 rather than anonymous access', async () => {
+    const optional = ops().filter((op) => op.auth === 'optional');
+    expect(optional.map((op) => op.operationId).sort()).toEqual([
+      'GetArticle',
+      'GetArticleComments',
+      'GetArticles',
+      'GetProfileByUsername',
+    ]);
+    const forged = `${alice.token.slice(0, -4)}AAAA`;
+    expect(await mismatches(optional, 401, (op) => api.get(pathOf(op), { token: forged }))).toEqual(
+      [],
+    );
+  });
+
+  it('when an operation without security gets a garbage token, then the token is ignored', async () => {
+    const res = await api.get('/tags', { token: 'not.a.jwt' });
+    expect(res.status).toBe(200);
+    expect(operationsOf(ours).find((op) => op.operationId === 'GetTags')?.auth).toBe('none');
+  });
+
+  it('when any operation gets an unknown query parameter, then 422 naming it', async () => {
+    const wrong = await mismatches(ops(), 422, async (op) => {
+      const res = await api.request(op.method, `${pathOf(op)}?unexpected=1`, {
+        token: alice.token,
+      });
+      if (res.status === 422) expect(res.body.errors).toEqual({ unexpected: expect.any(Array) });
+      return res;
+    });
+    expect(wrong).toEqual([]);
+  });
+
+  describe('operations with a JSON body', () => {
+    const withBody = () => ops().filter((op) => op.body);
+
+    it('when the JSON is malformed, then 400', async () => {
+      expect(withBody().length).toBe(6);
+      const wrong = await mismatches(withBody(), 400, (op) =>
+        api.request(op.method, pathOf(op), {
+          token: alice.token,
+          raw: '{"oops": ',
+          headers: { 'Content-Type': 'application/json' },
+        }),
+      );
+      expect(wrong).toEqual([]);
+    });
+
+    it(`when the body is larger than BODY_LIMIT_BYTES (${BODY_LIMIT_BYTES}), then 413`, async () => {
+      const huge = { padding: 'x'.repeat(BODY_LIMIT_BYTES * 2) };
+      const wrong = await mismatches(withBody(), 413, (op) =>
+        api.request(op.method, pathOf(op), { token: alice.token, body: huge }),
+      );
+      expect(wrong).toEqual([]);
+    });
+
+    it('when the body is text/plain, then 415', async () => {
+      const wrong = await mismatches(withBody(), 415, (op) =>
+        api.request(op.method, pathOf(op), {
+          token: alice.token,
+          raw: 'user=alice',
+          headers: { 'Content-Type': 'text/plain' },
+        }),
+      );
+      expect(wrong).toEqual([]);
+    });
+  });
+});
+
+describe('users', () => {
+  it('when a new user registers, then 201; when the email is invalid, then 422', async () => {
+    expect((await api.post('/users', { body: { user: uniqueUser() } })).status).toBe(201);
+    const bad = await api.post('/users', {
+      body: { user: { ...uniqueUser(), email: 'not-an-email' } },
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors).toEqual({ email: ['is invalid'] });
+  });
+
+  it('when credentials are right, then 200; wrong, then 401; blank, then 422', async () => {
+    const ok = await api.post('/users/login', {
+      body: { user: { email: alice.email, password: alice.password } },
+    });
+    expect(ok.status).toBe(200);
+    const wrong = await api.post('/users/login', {
+      body: { user: { email: alice.email, password: 'not the password' } },
+    });
+    expect(wrong.status).toBe(401);
+    const blank = await api.post('/users/login', { body: { user: {} } });
+    expect(blank.status).toBe(422);
+  });
+
+  it('when the current user reads and updates themself, then 200; a javascript: image is 422', async () => {
+    expect((await api.get('/user', { token: bob.token })).body.user.username).toBe(bob.username);
+    const updated = await api.put('/user', { token: bob.token, body: { user: { bio: 'hi' } } });
+    expect(updated.status).toBe(200);
+    expect(updated.body.user.bio).toBe('hi');
+    const bad = await api.put('/user', {
+      token: bob.token,
+      body: { user: { image: 'javascript:alert(1)' } },
+    });
+    expect(bad.status).toBe(422);
+  });
+});
+
+describe('profiles', () => {
+  it('when a profile exists, then 200; when it does not, then 404', async () => {
+    const res = await api.get(`/profiles/${alice.username}`, { token: bob.token });
+    expect(res.status).toBe(200);
+    expect(res.body.profile).toMatchObject({ username: alice.username, following: false });
+    expect((await api.get('/profiles/nobody-by-this-name')).status).toBe(404);
+  });
+
+  it('when bob follows and unfollows alice, then 200 each; unknown users are 404', async () => {
+    const follow = await api.post(`/profiles/${alice.username}/follow`, { token: bob.token });
+    expect(follow.status).toBe(200);
+    expect(follow.body.profile.following).toBe(true);
+    expect((await api.post('/profiles/nobody-here/follow', { token: bob.token })).status).toBe(404);
+    expect((await api.delete('/profiles/nobody-here/follow', { token: bob.token })).status).toBe(
+      404,
+    );
+    const unfollow = await api.delete(`/profiles/${alice.username}/follow`, { token: bob.token });
+    expect(unfollow.status).toBe(200);
+    expect(unfollow.body.profile.following).toBe(false);
+  });
+
+  it('when a user follows themself, then 422', async () => {
+    const res = await api.post(`/profiles/${alice.username}/follow`, { token: alice.token });
+    expect(res.status).toBe(422);
+  });
+});
+
+describe('articles', () => {
+  it('when a follower reads the feed, then 200 with the followee’s articles', async () => {
+    await api.post(`/profiles/${alice.username}/follow`, { token: bob.token });
+    const res = await api.get('/articles/feed?limit=5&offset=0', { token: bob.token });
+    expect(res.status).toBe(200);
+    expect(res.body.articles.map((a: { slug: string }) => a.slug)).toContain(article.slug);
+  });
+
+  it.each([['limit=0'], ['limit=101'], ['limit=abc'], ['offset=-1'], ['limit=1&limit=2']])(
+    'when the feed is paged with %s, then 422',
+    async (query) => {
+      expect((await api.get(`/articles/feed?${query}`, { token: bob.token })).status).toBe(422);
+    },
+  );
+
+  it('when articles are listed by tag, author and favoriter, then 200; a limit of 1000 is 422', async () => {
+    const res = await api.get(`/articles?tag=contract&author=${alice.username}`);
+    expect(res.status).toBe(200);
+    expect(res.body.articlesCount).toBe(1);
+    expect((await api.get(`/articles?favorited=${bob.username}`)).body.articlesCount).toBe(0);
+    expect((await api.get('/articles?limit=1000')).status).toBe(422);
+  });
+
+  it('when an article is created, then 201; without a title, then 422', async () => {
+    const created = await api.post('/articles', {
+      token: bob.token,
+      body: { article: { title: 'Bob writes', description: 'd', body: 'b' } },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.article.author.username).toBe(bob.username);
+    const untitled = await api.post('/articles', {
+      token: bob.token,
+      body: { article: { description: 'd', body: 'b' } },
+    });
+    expect(untitled.status).toBe(422);
+    expect(untitled.body.errors).toEqual({ title: ["can't be blank"] });
+  });
+
+  it('when an article is read, then 200; unknown slug, 404; a slug over 255 characters, 422', async () => {
+    expect((await api.get(`/articles/${article.slug}`)).body.article.slug).toBe(article.slug);
+    expect((await api.get('/articles/no-such-article')).status).toBe(404);
+    expect((await api.get(`/articles/${'s'.repeat(256)}`)).status).toBe(422);
+  });
+
+  it('when the author edits, then 200; someone else, 403; unknown slug, 404; nothing to change, 422', async () => {
+    const path = `/articles/${article.slug}`;
+    const edit = { article: { description: 'Edited' } };
+    const own = await api.put(path, { token: alice.token, body: edit });
+    expect(own.status).toBe(200);
+    expect(own.body.article.description).toBe('Edited');
+    expect((await api.put(path, { token: bob.token, body: edit })).status).toBe(403);
+    expect(
+      (await api.put('/articles/no-such-article', { token: alice.token, body: edit })).status,
+    ).toBe(404);
+    expect((await api.put(path, { token: alice.token, body: { article: {} } })).status).toBe(422);
+  });
+
+  it('when the author deletes, then 204 and it is gone; someone else, 403; unknown slug, 404', async () => {
+    const doomed = await api.createArticle(alice.token, { title: 'Short-lived' });
+    const path = `/articles/${doomed.slug}`;
+    expect((await api.delete(path, { token: bob.token })).status).toBe(403);
+    const deleted = await api.delete(path, { token: alice.token });
+    expect(deleted.status).toBe(204);
+    expect(deleted.body).toBeUndefined();
+    expect((await api.get(path)).status).toBe(404);
+    expect((await api.delete(path, { token: alice.token })).status).toBe(404);
+  });
+});
+
+describe('favorites', () => {
+  it('when bob favorites and unfavorites, then 200 with the count moving; unknown slug, 404', async () => {
+    const path = `/articles/${article.slug}/favorite`;
+    const fav = await api.post(path, { token: bob.token });
+    expect(fav.status).toBe(200);
+    expect(fav.body.article).toMatchObject({ favorited: true, favoritesCount: 1 });
+    const unfav = await api.delete(path, { token: bob.token });
+    expect(unfav.status).toBe(200);
+    expect(unfav.body.article).toMatchObject({ favorited: false, favoritesCount: 0 });
+    expect((await api.post('/articles/nope/favorite', { token: bob.token })).status).toBe(404);
+    expect((await api.delete('/articles/nope/favorite', { token: bob.token })).status).toBe(404);
+  });
+});
+
+describe('comments', () => {
+  it('when comments are listed, then 200 oldest first; unknown slug, 404', async () => {
+    const res = await api.get(`/articles/${article.slug}/comments`);
+    expect(res.status).toBe(200);
+    expect(res.body.comments[0].id).toBe(comment.id);
+    expect((await api.get('/articles/nope/comments')).status).toBe(404);
+  });
+
+  it('when bob comments, then 200; on an unknown slug, 404; with a blank body, 422', async () => {
+    const path = `/articles/${article.slug}/comments`;
+    const res = await api.post(path, { token: bob.token, body: { comment: { body: 'Nice' } } });
+    expect(res.status).toBe(200);
+    expect(res.body.comment.author.username).toBe(bob.username);
+    expect(
+      (
+        await api.post('/articles/nope/comments', {
+          token: bob.token,
+          body: { comment: { body: 'x' } },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (await api.post(path, { token: bob.token, body: { comment: { body: '   ' } } })).status,
+    ).toBe(422);
+  });
+
+  it('when a comment is deleted: by someone else 403, by its author 204, again 404, id "abc" 422', async () => {
+    const path = `/articles/${article.slug}/comments`;
+    const { body } = await api.post(path, { token: bob.token, body: { comment: { body: 'Bye' } } });
+    expect((await api.delete(`${path}/${body.comment.id}`, { token: alice.token })).status).toBe(
+      403,
+    );
+    expect((await api.delete(`${path}/${body.comment.id}`, { token: bob.token })).status).toBe(204);
+    expect((await api.delete(`${path}/${body.comment.id}`, { token: bob.token })).status).toBe(404);
+    expect((await api.delete(`${path}/abc`, { token: bob.token })).status).toBe(422);
+  });
+});
+
+describe('tags', () => {
+  it('when tags are listed, then 200 with the tags in use; limit=0, 422', async () => {
+    const res = await api.get('/tags');
+    expect(res.status).toBe(200);
+    expect(res.body.tags).toContain('contract');
+    expect((await api.get('/tags?limit=0')).status).toBe(422);
+  });
+});
+
+// These run last (jest runs a file's tests in order): they judge everything recorded above.
+describe('the contract', () => {
+  it('our document keeps every RealWorld path × method × status', () => {
+    expect(Object.keys(realworld.paths).filter((p) => !(p in ours.paths))).toEqual([]);
+    expect(missingFrom(ours, realworld)).toEqual([]);
+  });
+
+  it('every response had a documented status and matched both documents’ schemas', () => {
+    expect(api.problems).toEqual([]);
+    // Guards against a validator silently resolving to "no schema" and checking nothing.
+    expect(api.contract.validated.ours).toBeGreaterThan(100);
+    expect(api.contract.validated.realworld).toBeGreaterThan(50);
+  });
+
+  it('every documented operation × status was exercised against the real server', () => {
+    const documented = documentedPairs(ours);
+    expect(documented.length).toBeGreaterThan(70);
+    const missing = documented.filter((pair) => !api.exercised.has(pair));
+    expect(missing).toEqual([]);
+    console.log(
+      `contract coverage: ${documented.length - missing.length}/${documented.length} ` +
+        `operation × status pairs, ${[...api.exercised.values()].reduce((a, b) => a + b, 0)} responses ` +
+        `(${api.contract.validated.ours} validated against ours, ` +
+        `${api.contract.validated.realworld} against RealWorld)`,
+    );
+  });
+});

@@ -155,6 +155,12 @@ export class Database extends Construct {
       masterSecret: this.masterSecret,
     });
     this.appSecret = appSecret.attach(this.primary);
+    // The instance may outlive the stack (SNAPSHOT/RETAIN); keep the credentials with it.
+    // (`primary.secret` is the attachment; the generated secret itself is the `Secret` child.)
+    const masterSecretResource = this.primary.node.findChild('Secret') as rds.DatabaseSecret;
+    for (const secret of [masterSecretResource, appSecret]) {
+      secret.applyRemovalPolicy(protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+    }
 
     const rotationSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     this.primary.addRotationSingleUser({

@@ -141,7 +141,7 @@ export class Observability extends Construct {
       evaluationPeriods: 2,
       treatMissingData: cw.TreatMissingData.NOT_BREACHING,
     });
-    alarm('ApiLatencyP99', latency('p99'), {
+    alarm('ApiLatencyP99', lbm.targetResponseTime({ statistic: 'p99', period: oneMin }), {
       alarmDescription: 'API p99 latency above 1.5 s in 3 of the last 5 minutes',
       threshold: 1.5,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -1,0 +1,132 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  ConfigError,
+  MEASURED_TASK_CAPACITY_RPS,
+  REQUESTS_PER_TARGET_PER_MINUTE,
+  SCALING_HEADROOM,
+  loadConfig,
+} from '../lib/config.js';
+import type { LoadConfigOptions } from '../lib/config.js';
+
+const load = (context: Record<string, string> = {}, rest: Partial<LoadConfigOptions> = {}) =>
+  loadConfig({ context: (key) => context[key], ...rest });
+const failure = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('defaults to dev and has explicit account, region and AZs for every environment', () => {
+    expect(load().envName).toBe('dev');
+    for (const env of ['dev', 'staging', 'prod']) {
+      const c = load({ env });
+      expect(c.account).toMatch(/^\d{12}$/);
+      expect(c.region).toBe('us-east-1');
+      expect(c.availabilityZones.length).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('takes account/region/AZs from context first, then CDK_DEFAULT_*', () => {
+    const fromEnv = load({}, { env: { CDK_DEFAULT_ACCOUNT: '999999999999' } });
+    expect(fromEnv.account).toBe('999999999999');
+    const c = load(
+      { account: '123456789012', region: 'eu-west-1', azs: 'eu-west-1a,eu-west-1b' },
+      { env: { CDK_DEFAULT_ACCOUNT: '999999999999', CDK_DEFAULT_REGION: 'us-west-2' } },
+    );
+    expect(c).toMatchObject({
+      account: '123456789012',
+      region: 'eu-west-1',
+      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    });
+  });
+
+  it('rejects an unknown environment and lists the valid ones', () => {
+    expect(failure(() => load({ env: 'qa' }))).toMatch(
+      /unknown environment "qa".*dev\|staging\|prod/,
+    );
+  });
+
+  it('says which AZs to pass when the region is overridden without them', () => {
+    const message = failure(() => load({ region: 'eu-west-1' }));
+    expect(message).toContain('not in region eu-west-1');
+    expect(message).toContain('-c azs=eu-west-1a,eu-west-1b');
+  });
+
+  it('requires a certificate in the same region when a domain is set', () => {
+    const message = failure(() => load({ domainName: 'api.example.com' }));
+    expect(message).toContain('domain.certificateArn must be an ACM certificate ARN in us-east-1');
+    expect(
+      load({
+        domainName: 'api.example.com',
+        certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc-123',
+      }).domain?.domainName,
+    ).toBe('api.example.com');
+  });
+
+  it('rejects malformed account ids and alarm addresses', () => {
+    expect(failure(() => load({ account: '1234' }))).toContain('12-digit AWS account id');
+    expect(failure(() => load({ alarmEmail: 'not-an-address' }))).toContain('alarmEmail');
+  });
+
+  it('reports every problem at once', () => {
+    const message = failure(() => load({ account: 'x', alarmEmail: 'y' }));
+    expect(message.split('\n  - ')).toHaveLength(3);
+  });
+
+  it('derives the requests-per-target scaling value from measured capacity and headroom', () => {
+    expect(REQUESTS_PER_TARGET_PER_MINUTE).toBe(
+      Math.round(MEASURED_TASK_CAPACITY_RPS * 60 * SCALING_HEADROOM),
+    );
+    expect(load({ env: 'prod' }).service.requestsPerTargetPerMinute).toBe(
+      REQUESTS_PER_TARGET_PER_MINUTE,
+    );
+  });
+});
+
+describe('validateConfig rules', () => {
+  // validateConfig is exercised through loadConfig with an edited base; use spread copies.
+  const prod = load({ env: 'prod' });
+  const check = async (patch: object) => {
+    const { validateConfig } = await import('../lib/config.js');
+    return failure(() => validateConfig({ ...prod, ...patch } as typeof prod));
+  };
+
+  it('never lets the worker scale to zero (it publishes the backlog metric)', async () => {
+    expect(await check({ worker: { ...prod.worker, minTasks: 0 } })).toContain(
+      'waiting jobs would be stranded',
+    );
+  });
+
+  it('keeps prod highly available', async () => {
+    expect(await check({ database: { ...prod.database, multiAz: false } })).toContain(
+      'prod requires database.multiAz',
+    );
+    expect(await check({ redis: { ...prod.redis, replicas: 0 } })).toContain('redis.replicas ≥ 1');
+    expect(await check({ network: { ...prod.network, natCount: 1 } })).toContain('one NAT per AZ');
+    expect(await check({ protectData: false })).toContain('protectData');
+  });
+
+  it('refuses a shared (noeviction) Redis outside dev', async () => {
+    expect(await check({ redis: { ...prod.redis, sharedCacheAndQueue: true } })).toContain(
+      'only allowed in dev',
+    );
+  });
+
+  it('rejects impossible Fargate sizes', async () => {
+    expect(await check({ service: { ...prod.service, cpu: 300 } })).toContain('not a Fargate size');
+    expect(await check({ service: { ...prod.service, memoryMiB: 512 } })).toContain(
+      'memoryMiB 512 is invalid for cpu 512',
+    );
+  });
+
+  it('rejects more than five read replicas', async () => {
+    expect(await check({ database: { ...prod.database, readReplicas: 6 } })).toContain(
+      'readReplicas',
+    );
+  });
+});

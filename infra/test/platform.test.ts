@@ -1,0 +1,442 @@
+// Prod with a domain, certificate and alarm e-mail: the properties an AWS reviewer looks for.
+import { describe, expect, it } from '@jest/globals';
+import { Match } from 'aws-cdk-lib/assertions';
+import { MANAGED_RULE_GROUPS } from '../lib/constructs/web-acl.js';
+import { onlyResource, synthesize } from './support.js';
+
+const CERT = 'arn:aws:acm:us-east-1:333333333333:certificate/0b9a1c2d-1111-2222-3333-444455556666';
+const prod = synthesize('prod', {
+  domainName: 'api.example.com',
+  certificateArn: CERT,
+  alarmEmail: 'ops@example.com',
+});
+const { app, data, config } = prod;
+
+type Container = {
+  Name: string;
+  Command?: string[];
+  StopTimeout?: number;
+  Environment?: { Name: string; Value: unknown }[];
+  Secrets?: { Name: string; ValueFrom: unknown }[];
+  PortMappings?: { ContainerPort: number }[];
+  DependsOn?: { ContainerName: string; Condition: string }[];
+  Essential?: boolean;
+};
+const taskDefinitions = Object.entries(app.findResources('AWS::ECS::TaskDefinition'));
+const taskDefinition = (prefix: string) => {
+  const found = taskDefinitions.find(([id]) => id.startsWith(prefix));
+  if (!found) throw new Error(`no task definition ${prefix}`);
+  return { id: found[0], containers: found[1].Properties.ContainerDefinitions as Container[] };
+};
+const envOf = (c: Container) =>
+  Object.fromEntries((c.Environment ?? []).map((e) => [e.Name, e.Value]));
+const services = Object.entries(app.findResources('AWS::ECS::Service'));
+const service = (prefix: string) => {
+  const found = services.find(([id]) => id.startsWith(prefix));
+  if (!found) throw new Error(`no service ${prefix}`);
+  return { id: found[0], resource: found[1] };
+};
+
+describe('data stack', () => {
+  it('enforces TLS on PostgreSQL through the parameter group', () => {
+    data.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Family: 'postgres17',
+      Parameters: Match.objectLike({ 'rds.force_ssl': '1' }),
+    });
+  });
+
+  it('encrypts the primary with the data key and keeps backups and Performance Insights', () => {
+    data.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBInstanceIdentifier: 'plinth-prod-db',
+      StorageEncrypted: true,
+      KmsKeyId: { 'Fn::GetAtt': ['DataKey17AFBB84', 'Arn'] },
+      BackupRetentionPeriod: config.database.backupRetentionDays,
+      EnablePerformanceInsights: true,
+      PubliclyAccessible: false,
+    });
+  });
+
+  it('rotates the master (single-user) and the runtime user (multi-user, alternating users)', () => {
+    const rotations = Object.values(data.findResources('AWS::SecretsManager::RotationSchedule'));
+    expect(rotations).toHaveLength(2);
+    data.resourceCountIs('AWS::Serverless::Application', 2);
+    const mappings = JSON.stringify(data.toJSON().Mappings);
+    expect(mappings).toContain('SecretsManagerRDSPostgreSQLRotationMultiUser');
+    expect(mappings).toContain('SecretsManagerRDSPostgreSQLRotationSingleUser');
+    data.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotateImmediatelyOnUpdate: false,
+      RotationRules: { ScheduleExpression: `rate(${config.database.rotationDays} days)` },
+    });
+  });
+
+  it('locks down the uploads bucket: KMS, no public access, TLS-only, lifecycle', () => {
+    data.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'plinth-prod-uploads-333333333333-us-east-1',
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({
+            ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }),
+          }),
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Id: 'ExpireExports', Prefix: 'exports/', ExpirationInDays: 30 }),
+        ]),
+      },
+    });
+    data.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: 'UploadsBucket5E5E9B64' },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('API service', () => {
+  const api = taskDefinition('ApiTask');
+  const container = api.containers.find((c) => c.Name === 'App') as Container;
+
+  it('runs the image with the service command, drains for 30 s and exposes app + metrics ports', () => {
+    expect(container.Command).toEqual(['service']);
+    expect(container.StopTimeout).toBe(30);
+    expect(container.PortMappings?.map((p) => p.ContainerPort)).toEqual([3000, 9464]);
+  });
+
+  it('gets the documented environment and secrets', () => {
+    const env = envOf(container);
+    expect(env).toMatchObject({
+      NODE_ENV: 'production',
+      APP_ENV: 'prod',
+      PORT: '3000',
+      METRICS_PORT: '9464',
+      TRUST_PROXY: 'true',
+      DATABASE_SSL: 'require',
+      SHUTDOWN_TIMEOUT_MS: '25000',
+      S3_BUCKET: 'plinth-prod-uploads-333333333333-us-east-1',
+    });
+    expect(JSON.stringify(env.DATABASE_URL)).toMatch(/postgres:\/\//);
+    expect(JSON.stringify(env.REDIS_URL)).toContain('rediss://');
+    expect(JSON.stringify(env.REDIS_CACHE_URL)).toContain('rediss://');
+    expect(env.RDS_PRIMARY_INSTANCE_ID).toBeDefined();
+    expect(container.Secrets?.map((s) => s.Name).sort()).toEqual([
+      'DATABASE_PASSWORD',
+      'DATABASE_USER',
+      'JWT_SECRET',
+      'REDIS_AUTH_TOKEN',
+    ]);
+    expect(JSON.stringify(container.Secrets)).toContain(':username::');
+  });
+
+  it('uses a circuit breaker with rollback, ECS Exec and zero-downtime deployments', () => {
+    expect(service('ApiService').resource.Properties).toMatchObject({
+      DeploymentConfiguration: {
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+        MinimumHealthyPercent: 100,
+        MaximumPercent: 200,
+      },
+      EnableExecuteCommand: true,
+    });
+    expect(service('ApiService').resource.Properties.LoadBalancers).toHaveLength(1);
+  });
+
+  it('health-checks /health/ready and deregisters after 30 s', () => {
+    app.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckPath: '/health/ready',
+      Port: 3000,
+      TargetType: 'ip',
+      TargetGroupAttributes: Match.arrayWith([
+        { Key: 'deregistration_delay.timeout_seconds', Value: '30' },
+      ]),
+    });
+  });
+
+  it('serves HTTPS with the configured certificate and redirects HTTP', () => {
+    app.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 443,
+      Protocol: 'HTTPS',
+      Certificates: [{ CertificateArn: CERT }],
+    });
+    app.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 80,
+      DefaultActions: [
+        Match.objectLike({
+          Type: 'redirect',
+          RedirectConfig: Match.objectLike({ Protocol: 'HTTPS' }),
+        }),
+      ],
+    });
+    app.hasOutput('ApiUrl', { Value: 'https://api.example.com' });
+  });
+
+  it('writes ALB access logs and drops invalid headers', () => {
+    app.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.enabled', Value: 'true' }]),
+    });
+    app.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      LoadBalancerAttributes: Match.arrayWith([
+        { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+      ]),
+    });
+  });
+
+  it('associates a WAF web ACL with a rate-based rule and the managed rule groups', () => {
+    const [aclId] = onlyResource(app, 'AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      Rules: Match.arrayWith([
+        Match.objectLike({
+          Statement: {
+            RateBasedStatement: { Limit: config.wafRateLimitPer5Min, AggregateKeyType: 'IP' },
+          },
+          Action: { Block: {} },
+        }),
+        ...MANAGED_RULE_GROUPS.map((name) =>
+          Match.objectLike({
+            Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: name } },
+          }),
+        ),
+      ]),
+    });
+    const [lbId] = onlyResource(app, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    app.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: { Ref: lbId },
+      WebACLArn: { 'Fn::GetAtt': [aclId, 'Arn'] },
+    });
+  });
+
+  it('scales on CPU and on ALB requests per target (target from config)', () => {
+    app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: config.service.minTasks,
+      MaxCapacity: config.service.maxTasks,
+      ResourceId: Match.anyValue(),
+    });
+    app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: Match.objectLike({
+          PredefinedMetricType: 'ALBRequestCountPerTarget',
+        }),
+        TargetValue: config.service.requestsPerTargetPerMinute,
+      }),
+    });
+    app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+        TargetValue: config.service.cpuTargetPercent,
+      }),
+    });
+  });
+
+  it('may describe exactly the primary and replica instances for replica discovery', () => {
+    const policies = Object.values(app.findResources('AWS::IAM::Policy'));
+    const statements = policies.flatMap(
+      (p) =>
+        (p.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } })
+          .PolicyDocument.Statement,
+    );
+    const describe = statements.filter((s) => s.Action === 'rds:DescribeDBInstances');
+    expect(describe).toHaveLength(1);
+    const resources = describe[0]?.Resource as unknown[];
+    expect(resources).toHaveLength(1 + config.database.readReplicas);
+    expect(resources).not.toContain('*');
+  });
+});
+
+describe('worker service', () => {
+  const worker = taskDefinition('WorkerTask');
+  const container = worker.containers.find((c) => c.Name === 'App') as Container;
+
+  it('runs the worker command with a 120 s stop timeout and no load balancer', () => {
+    expect(container.Command).toEqual(['worker']);
+    expect(container.StopTimeout).toBe(120);
+    expect(service('WorkerService').resource.Properties.LoadBalancers ?? []).toEqual([]);
+  });
+
+  it('scales on backlog per task via metric math, with a CPU safety net and min ≥ 1', () => {
+    app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: config.worker.minTasks,
+      MaxCapacity: config.worker.maxTasks,
+    });
+    expect(config.worker.minTasks).toBeGreaterThanOrEqual(1);
+    app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        TargetValue: config.worker.backlogPerTaskTarget,
+        CustomizedMetricSpecification: {
+          Metrics: [
+            Match.objectLike({
+              Id: 'backlog',
+              ReturnData: false,
+              MetricStat: {
+                Metric: {
+                  Namespace: 'Plinth',
+                  MetricName: 'QueueBacklog',
+                  Dimensions: [{ Name: 'Environment', Value: 'prod' }],
+                },
+                Stat: 'Average',
+              },
+            }),
+            Match.objectLike({
+              Id: 'tasks',
+              MetricStat: Match.objectLike({
+                Metric: Match.objectLike({
+                  Namespace: 'ECS/ContainerInsights',
+                  MetricName: 'RunningTaskCount',
+                }),
+              }),
+            }),
+            Match.objectLike({
+              Id: 'backlogPerTask',
+              Expression: 'IF(tasks > 0, backlog / tasks, backlog)',
+              ReturnData: true,
+            }),
+          ],
+        },
+      }),
+    });
+    app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+        TargetValue: config.worker.cpuTargetPercent,
+      }),
+    });
+  });
+
+  it('may publish metrics only to the Plinth namespace', () => {
+    app.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: 'cloudwatch:PutMetricData',
+            Effect: 'Allow',
+            Resource: '*',
+            Condition: { StringEquals: { 'cloudwatch:namespace': 'Plinth' } },
+          },
+        ]),
+      },
+    });
+  });
+});
+
+describe('migrations on deploy', () => {
+  const migrate = taskDefinition('MigrateTask');
+  const [triggerId, trigger] = onlyResource(app, 'Custom::Trigger');
+
+  it('bootstraps the runtime role, then runs the migrate command as the owner', () => {
+    const bootstrap = migrate.containers.find((c) => c.Name === 'DbBootstrap') as Container;
+    const run = migrate.containers.find((c) => c.Name === 'Migrate') as Container;
+    expect(bootstrap.Essential).toBe(false);
+    expect(run.Command).toEqual(['migrate']);
+    expect(run.DependsOn).toEqual([{ ContainerName: 'DbBootstrap', Condition: 'SUCCESS' }]);
+    // Migrations use the master secret (DDL); runtime tasks use the app secret.
+    expect(JSON.stringify(run.Secrets)).toContain('DatabasePrimarySecret');
+    expect(JSON.stringify(taskDefinition('ApiTask').containers)).not.toContain(
+      'DatabasePrimarySecret',
+    );
+  });
+
+  it('runs the migrate task synchronously after the task definition exists', () => {
+    expect(trigger.DependsOn).toContain(migrate.id);
+    expect(trigger.Properties.InvocationType).toBe('RequestResponse');
+    expect(trigger.Properties.ExecuteOnHandlerChange).toBe(true);
+    app.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          TASK_DEFINITION_ARN: { Ref: migrate.id },
+          IMAGE_VERSION: Match.stringLikeRegexp('^[0-9a-f]{64}$'),
+        }),
+      },
+    });
+  });
+
+  it('updates neither service before the migration succeeded', () => {
+    for (const name of ['ApiService', 'WorkerService']) {
+      expect(service(name).resource.DependsOn).toContain(triggerId);
+    }
+  });
+});
+
+describe('observability', () => {
+  const alarms = Object.values(app.findResources('AWS::CloudWatch::Alarm'));
+  const [topicId] = onlyResource(app, 'AWS::SNS::Topic');
+
+  it('sends every alarm to the SNS topic, which mails the configured address', () => {
+    expect(alarms.length).toBeGreaterThanOrEqual(18);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    }
+    app.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it.each([
+    ['AWS/ApplicationELB', 'TargetResponseTime'],
+    ['AWS/ApplicationELB', 'HealthyHostCount'],
+    ['AWS/ECS', 'CPUUtilization'],
+    ['AWS/ECS', 'MemoryUtilization'],
+    ['ECS/ContainerInsights', 'RunningTaskCount'],
+    ['AWS/RDS', 'CPUUtilization'],
+    ['AWS/RDS', 'DatabaseConnections'],
+    ['AWS/RDS', 'FreeStorageSpace'],
+    ['AWS/RDS', 'ReplicaLag'],
+    ['AWS/ElastiCache', 'DatabaseMemoryUsagePercentage'],
+    ['AWS/ElastiCache', 'Evictions'],
+    ['Plinth', 'QueueBacklog'],
+    ['Plinth', 'FailedJobs'],
+  ])('alarms on %s %s', (namespace, metricName) => {
+    expect(
+      alarms.some(
+        (a) => a.Properties.Namespace === namespace && a.Properties.MetricName === metricName,
+      ),
+    ).toBe(true);
+  });
+
+  it('alarms on the 5xx rate via metric math', () => {
+    const math = alarms.find((a) =>
+      JSON.stringify(a.Properties.Metrics ?? '').includes('HTTPCode_Target_5XX_Count'),
+    );
+    expect(math).toBeDefined();
+  });
+
+  it('has a dashboard with the required widgets', () => {
+    const [, dashboard] = onlyResource(app, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const metric of [
+      'TargetResponseTime',
+      'HTTPCode_Target_5XX_Count',
+      'HealthyHostCount',
+      'MemoryUtilization',
+      'RunningTaskCount',
+      'ReplicaLag',
+      'FreeStorageSpace',
+      'Evictions',
+      'QueueBacklog',
+      'FailedJobs',
+    ]) {
+      expect(body).toContain(metric);
+    }
+    for (const p of ['p50', 'p95', 'p99']) expect(body).toContain(p);
+  });
+
+  it('enables Container Insights and sets log retention everywhere', () => {
+    app.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+    for (const group of Object.values(app.findResources('AWS::Logs::LogGroup'))) {
+      expect(group.Properties.RetentionInDays).toBe(config.logRetentionDays);
+    }
+  });
+});

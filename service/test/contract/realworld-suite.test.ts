@@ -18,10 +18,10 @@ function runCollection(apiUrl: string): Promise<NewmanRunSummary> {
         collection: path.join(SHARED_DIR, 'realworld', 'Conduit.postman_collection.json'),
         globals: {
           values: [
-            { key: 'APIURL', value: apiUrl, type: 'text', enabled: true },
-            { key: 'USERNAME', value: `u${run}`, type: 'text', enabled: true },
-            { key: 'EMAIL', value: `u${run}@example.com`, type: 'text', enabled: true },
-            { key: 'PASSWORD', value: 'password-for-the-suite', type: 'text', enabled: true },
+            { key: 'APIURL', value: apiUrl, type: 'text' },
+            { key: 'USERNAME', value: `u${run}`, type: 'text' },
+            { key: 'EMAIL', value: `u${run}@example.com`, type: 'text' },
+            { key: 'PASSWORD', value: 'password-for-the-suite', type: 'text' },
           ],
         },
         reporters: [],

@@ -35,7 +35,7 @@ describe('migrations', () => {
       .fork()
       .getConnection()
       .execute(`select indexname from pg_indexes where schemaname = 'public'`);
-    const names = rows.map((r: { indexname: string }) => r.indexname);
+    const names = rows.map((r) => String(r.indexname));
     expect(names).toEqual(
       expect.arrayContaining([
         'articles_created_at_id_idx',

@@ -11,7 +11,7 @@ describe('API documentation', () => {
   it('when /api/openapi.json is fetched, then it is an OpenAPI 3.1 document of every operation', async () => {
     const res = await fetch(`${server.baseUrl}/api/openapi.json`);
     expect(res.status).toBe(200);
-    const doc = await res.json();
+    const doc = (await res.json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     const ops = Object.values(doc.paths).flatMap((p: any) =>
       Object.values(p).map((o: any) => o.operationId),

@@ -37,7 +37,7 @@ describe('structured logs', () => {
       'wrong-guess-1234',
       registered.body.user.token,
       token,
-      row.password_hash,
+      row!.password_hash,
       'abc123secretcookie',
     ]) {
       expect(text).not.toContain(secret);

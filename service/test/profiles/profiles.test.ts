@@ -33,7 +33,7 @@ describe('profiles', () => {
       .fork()
       .getConnection()
       .execute('select count(*)::int as n from follows');
-    expect(row.n).toBe(0);
+    expect(row!.n).toBe(0);
   });
 
   it('when the profile does not exist, then 404 for get, follow and unfollow', async () => {

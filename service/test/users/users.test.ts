@@ -67,7 +67,7 @@ describe('registration', () => {
       .fork()
       .getConnection()
       .execute('select count(*)::int as n from users where username = ?', [username]);
-    expect(rows[0].n).toBe(1);
+    expect(rows[0]!.n).toBe(1);
   });
 
   it.each([

@@ -105,6 +105,8 @@ describe.each(names)('%s environment', (envName) => {
       (s) => (s.Properties as { AvailabilityZone: string }).AvailabilityZone,
     );
     expect([...new Set(azs)].sort()).toEqual([...env.config.availabilityZones].sort());
+    // No AZ context lookup: `cdk synth` works without credentials.
+    expect(env.stacks.network.availabilityZones).toEqual(env.config.availabilityZones);
   });
 
   it('runs the queue Redis with noeviction, TLS and AUTH, never in cluster mode', () => {

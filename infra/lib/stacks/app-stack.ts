@@ -1,7 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type { StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import { CfnScalingPolicy } from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -16,7 +15,8 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import type { Construct } from 'constructs';
-import type { PlinthConfig } from '../config.js';
+import { PlinthStack } from './plinth-stack.js';
+import type { PlinthStackProps } from './plinth-stack.js';
 import { APP_USERNAME, DATABASE_NAME } from '../constructs/database.js';
 import { MigrationRunner } from '../constructs/migration-runner.js';
 import {
@@ -65,9 +65,7 @@ export const WORKER_STOP_TIMEOUT = Duration.seconds(120);
 export const APP_CONTAINER = 'App';
 
 /** Props for {@link AppStack}. */
-export interface AppStackProps extends StackProps {
-  /** Environment configuration. */
-  readonly config: PlinthConfig;
+export interface AppStackProps extends PlinthStackProps {
   /** VPC from the network stack. */
   readonly vpc: ec2.IVpc;
   /** Stateful resources. */
@@ -80,7 +78,7 @@ export interface AppStackProps extends StackProps {
  * The stateless platform: ECS cluster, image, API service behind ALB + WAF, worker service,
  * migrations on deploy, SES identity, dashboard and alarms.
  */
-export class AppStack extends Stack {
+export class AppStack extends PlinthStack {
   /** The ECS cluster. */
   public readonly cluster: ecs.Cluster;
   /** Public load balancer. */

@@ -1,5 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type { StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,13 +6,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { PlinthConfig } from '../config.js';
+import { PlinthStack } from './plinth-stack.js';
+import type { PlinthStackProps } from './plinth-stack.js';
 import { Database } from '../constructs/database.js';
 import { RedisGroup } from '../constructs/redis-group.js';
 
 /** Props for {@link DataStack}. */
-export interface DataStackProps extends StackProps {
-  /** Environment configuration. */
-  readonly config: PlinthConfig;
+export interface DataStackProps extends PlinthStackProps {
   /** VPC from the network stack. */
   readonly vpc: ec2.IVpc;
 }
@@ -23,7 +22,7 @@ export interface DataStackProps extends StackProps {
  * deletion protection and RETAIN/SNAPSHOT removal when `protectData` (prod), so app-stack changes
  * can never replace or delete data.
  */
-export class DataStack extends Stack {
+export class DataStack extends PlinthStack {
   /**
    * Customer-managed key for RDS (storage, Performance Insights), ElastiCache and S3 uploads.
    * Secrets use the account's `aws/secretsmanager` key: a CMK would put the app stack's execution

@@ -1,22 +1,19 @@
-import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type { StackProps } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { PlinthConfig } from '../config.js';
+import { PlinthStack } from './plinth-stack.js';
+import type { PlinthStackProps } from './plinth-stack.js';
 
 /** Props for {@link NetworkStack}. */
-export interface NetworkStackProps extends StackProps {
-  /** Environment configuration. */
-  readonly config: PlinthConfig;
-}
+export type NetworkStackProps = PlinthStackProps;
 
 /**
  * VPC over the configured AZs: public (ALB, NAT), private-with-egress (Fargate tasks, rotation
  * Lambdas) and isolated (RDS, ElastiCache) subnets; NAT per config; S3 gateway endpoint always,
  * interface endpoints where configured; VPC flow logs.
  */
-export class NetworkStack extends Stack {
+export class NetworkStack extends PlinthStack {
   /** The VPC. */
   public readonly vpc: ec2.Vpc;
 

@@ -4,7 +4,9 @@ import Router from '@koa/router';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Koa from 'koa';
 import type { Config } from './config.js';
-import { authenticator } from './http/auth.js';
+import { authenticator, CSRF_HEADER } from './http/auth.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { Sessions } from './modules/auth/sessions.js';
 import { errorHandler } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import { mountRoutes, type RouteDef } from './http/routes.js';
@@ -27,6 +29,8 @@ export interface AppDeps {
   orm: MikroORM;
   redis: Redis;
   logger: Logger;
+  /** Injected so tests can observe the work done (verification counts), not timings. */
+  passwords?: Passwords;
   /** Shared with the server so readiness can report a shutdown in progress. */
   lifecycle?: Lifecycle;
 }
@@ -34,9 +38,14 @@ export interface AppDeps {
 export const API_PREFIX = '/api';
 
 /** Every REST operation, in mount order. */
-export function apiRoutes(deps: { passwords: Passwords; tokens: Tokens }): RouteDef[] {
+export function apiRoutes(deps: {
+  passwords: Passwords;
+  tokens: Tokens;
+  sessions: Sessions;
+}): RouteDef[] {
   return [
     ...usersRoutes(deps),
+    ...authRoutes(deps),
     ...profilesRoutes(),
     ...articlesRoutes(),
     ...commentsRoutes(),
@@ -61,7 +70,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const { config, orm, logger } = deps;
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const tokens = new Tokens(config);
-  const passwords = new Passwords(config);
+  const passwords = deps.passwords ?? new Passwords(config);
+  const sessions = new Sessions(deps.redis, config);
 
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY });
   // Behind one load balancer the client address is the last X-Forwarded-For entry (the one the
@@ -70,7 +80,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   const registry = createRegistry();
   const api = new Router<AppState>({ prefix: API_PREFIX });
-  mountRoutes(api, registry, apiRoutes({ passwords, tokens }), '', authenticator(tokens));
+  mountRoutes(
+    api,
+    registry,
+    apiRoutes({ passwords, tokens, sessions }),
+    '',
+    authenticator(tokens, sessions),
+  );
   let document: object | undefined;
 
   app.use(requestContext(logger));
@@ -78,9 +94,11 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(
     cors({
       origin: corsOrigin(config.CORS_ORIGINS),
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Requested-With', 'X-Request-Id'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Requested-With', 'X-Request-Id', CSRF_HEADER],
       exposeHeaders: ['X-Request-Id', 'Retry-After'],
       maxAge: 600,
+      // Cookies only ever flow to allow-listed origins; with `*` the API is token-only cross-site.
+      credentials: config.CORS_ORIGINS.trim() !== '*',
     }),
   );
   app.use(async (ctx, next) => {

@@ -52,8 +52,65 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/)
     .default('plinth:'),
+  /** Signs new tokens. Rotate by moving the old value to JWT_PREVIOUS_SECRETS. */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)'),
+  /** Comma-separated earlier secrets that still verify tokens (key rotation without logouts). */
+  JWT_PREVIOUS_SECRETS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(32, 'every previous secret must be at least 32 characters'))),
   JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 90).default(60 * 60 * 24 * 7),
+  /** Public origin of the API (OIDC redirect URIs are built from it). */
+  PUBLIC_URL: url(['http:', 'https:'], 'https://api.example.com').default('http://localhost:3000'),
+  SESSION_COOKIE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('plinth_session'),
+  /** Send the session cookie only over HTTPS. Defaults to true when NODE_ENV=production. */
+  SESSION_COOKIE_SECURE: bool.optional(),
+  SESSION_SAMESITE: z.enum(['strict', 'lax']).default('lax'),
+  /** A session unused this long ends. */
+  SESSION_IDLE_TIMEOUT_SECONDS: int(60, 60 * 60 * 24 * 30).default(60 * 60),
+  /** A session ends this long after login, however active. */
+  SESSION_ABSOLUTE_TIMEOUT_SECONDS: int(60, 60 * 60 * 24 * 90).default(60 * 60 * 24),
+  /**
+   * OpenID Connect / OAuth providers as a JSON array:
+   * `[{"name":"corp","issuer":"https://id.example.com","clientId":"…","clientSecret":"…"}]`;
+   * `"preset": "google"` or `"github"` fills the endpoints (see README).
+   */
+  OIDC_PROVIDERS: z
+    .string()
+    .default('[]')
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON array of providers' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z.array(
+        z.object({
+          name: z.string().regex(/^[a-z0-9-]{1,32}$/, 'provider names are lower-case a-z, 0-9, -'),
+          preset: z.enum(['google', 'github']).optional(),
+          issuer: z.url().optional(),
+          clientId: z.string().min(1),
+          clientSecret: z.string().min(1),
+          scopes: z.array(z.string()).optional(),
+        }),
+      ),
+    ),
+  /** Where the browser lands after an OIDC login (a front-end URL or path). */
+  OIDC_SUCCESS_REDIRECT: z.string().min(1).default('/'),
+  /** Master switch for rate limiting (tests and benchmarks may turn it off). */
+  RATE_LIMIT_ENABLED: bool.default(true),
+  /** Requests per client IP per minute across the API. Generous so a dev load test is not throttled. */
+  RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(20_000),
+  /** Login/registration/password requests per client IP per minute. */
+  RATE_LIMIT_AUTH_PER_MINUTE: int(1, 1_000_000).default(30),
+  /** Failed logins per account per 15 minutes before that account is throttled. */
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: int(1, 1_000_000).default(10),
+  /** A request still running after this long is answered 503 and abandoned. */
+  REQUEST_TIMEOUT_MS: int(100, 600_000).default(15_000),
   /** Trust X-Forwarded-* headers (set true behind a load balancer so client IPs are right). */
   TRUST_PROXY: bool.default(false),
   /** Grace period for in-flight requests after SIGTERM before connections are cut. */
@@ -69,7 +126,13 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
-const SECRET_KEYS = new Set(['JWT_SECRET', 'DATABASE_PASSWORD', 'REDIS_AUTH_TOKEN']);
+const SECRET_KEYS = new Set([
+  'JWT_SECRET',
+  'JWT_PREVIOUS_SECRETS',
+  'DATABASE_PASSWORD',
+  'REDIS_AUTH_TOKEN',
+  'OIDC_PROVIDERS',
+]);
 
 const HINTS: Partial<Record<keyof Config, string>> = {
   DATABASE_URL: 'Set it to your PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/plinth',

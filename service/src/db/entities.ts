@@ -1,3 +1,4 @@
+import { AuditLog, Setting } from '../modules/admin/audit-log.entity.js';
 import { Article, ArticleTag, Favorite } from '../modules/articles/article.entity.js';
 import { Comment } from '../modules/comments/comment.entity.js';
 import { Follow } from '../modules/profiles/follow.entity.js';
@@ -5,4 +6,14 @@ import { Tag } from '../modules/tags/tag.entity.js';
 import { User } from '../modules/users/user.entity.js';
 
 /** The explicit entity list: no folder scanning, identical in ts (dev/test) and js (dist). */
-export const entities = [User, Follow, Tag, Article, ArticleTag, Favorite, Comment];
+export const entities = [
+  User,
+  Follow,
+  Tag,
+  Article,
+  ArticleTag,
+  Favorite,
+  Comment,
+  AuditLog,
+  Setting,
+];

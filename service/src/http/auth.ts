@@ -1,30 +1,79 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { UnauthorizedError } from '../errors.js';
+import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import type { Sessions } from '../modules/auth/sessions.js';
 import type { Tokens } from '../modules/users/tokens.js';
 import { User } from '../modules/users/user.entity.js';
 import type { AuthMode } from './routes.js';
-import type { AppState } from './state.js';
+import type { AppContext, AppState } from './state.js';
 
 const SCHEME = /^(?:Token|Bearer) ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Loads the user behind a credential; suspended users are treated as unauthenticated. */
+async function activeUser(ctx: AppContext, userId: number): Promise<User | undefined> {
+  const user = await ctx.state.em.findOne(User, userId);
+  if (!user) return undefined;
+  if (user.suspendedAt) throw new UnauthorizedError('is suspended', 'account');
+  return user;
+}
+
+async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promise<void> {
+  const match = SCHEME.exec(header.trim());
+  if (!match) throw new UnauthorizedError('must be "Token <jwt>"', 'authorization');
+  const token = match[1]!;
+  const claims = await tokens.verify(token);
+  const user = claims && (await activeUser(ctx, claims.userId));
+  // Tokens issued before "log out everywhere" (or a suspension) are dead. `iat` has one-second
+  // resolution, so the whole second of the revocation counts as before it.
+  const revoked =
+    user?.tokensValidAfter &&
+    claims!.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000);
+  if (!user || revoked) throw new UnauthorizedError('is invalid or expired');
+  ctx.state.user = user;
+  ctx.state.token = token;
+  ctx.state.authMethod = 'token';
+}
+
+async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Promise<void> {
+  const session = await sessions.get(id).catch(() => undefined);
+  const user = session && (await activeUser(ctx, session.userId));
+  if (!session || !user) {
+    sessions.clearCookie(ctx);
+    throw new UnauthorizedError('has expired or is invalid', 'session');
+  }
+  // A cookie rides along with cross-site requests; an unsafe one must prove it came from our
+  // own front end by echoing the session's CSRF token (synchronizer token pattern).
+  if (!SAFE_METHODS.has(ctx.method)) {
+    const sent = ctx.get(CSRF_HEADER);
+    if (!sent || !sameSecret(sent, session.csrfToken)) {
+      throw new ForbiddenError(`is missing or wrong (send the ${CSRF_HEADER} header)`, 'csrf');
+    }
+  }
+  ctx.state.user = user;
+  ctx.state.authMethod = 'session';
+  ctx.state.session = { id, csrfToken: session.csrfToken };
+}
 
 /**
- * Per-route authentication. A presented token must be valid (401 otherwise) on every route that
- * looks at the user; `none` routes ignore the header entirely.
+ * Per-route authentication: an `Authorization: Token|Bearer <jwt>` header, else the session
+ * cookie. A presented credential must be valid (401 otherwise) on every route that looks at the
+ * user; `none` routes ignore credentials entirely.
  */
-export function authenticator(tokens: Tokens): (mode: AuthMode) => Middleware<AppState> {
+export function authenticator(tokens: Tokens, sessions: Sessions): (mode: AuthMode) => Middleware<AppState> {
   const skip: Middleware<AppState> = (_ctx, next) => next();
   const check: Middleware<AppState> = async (ctx, next) => {
     const header = ctx.get('Authorization');
-    if (header) {
-      const match = SCHEME.exec(header.trim());
-      if (!match) throw new UnauthorizedError('must be "Token <jwt>"', 'authorization');
-      const token = match[1]!;
-      const userId = await tokens.verify(token);
-      const user = userId === undefined ? null : await ctx.state.em.findOne(User, userId);
-      if (!user) throw new UnauthorizedError('is invalid or expired');
-      ctx.state.user = user;
-      ctx.state.token = token;
-    }
+    const cookie = header ? undefined : sessions.cookieId(ctx);
+    if (header) await fromToken(ctx, tokens, header);
+    else if (cookie) await fromSession(ctx, sessions, cookie);
     await next();
   };
   return (mode) => (mode === 'none' ? skip : check);

@@ -22,7 +22,8 @@ export interface RouteInput<
   query: z.output<Q>;
   body: z.output<B>;
   user: A extends 'required' ? User : User | undefined;
-  token: A extends 'required' ? string : string | undefined;
+  /** The bearer token, when the user authenticated with one (not with a session cookie). */
+  token: string | undefined;
   ctx: AppContext;
 }
 

@@ -13,6 +13,10 @@ export interface AppState {
   user?: User;
   /** The raw token the user authenticated with (echoed back in RealWorld user responses). */
   token?: string;
+  /** How the user authenticated: a bearer token, or a session cookie. */
+  authMethod?: 'token' | 'session';
+  /** The session, when authenticated by cookie. */
+  session?: { id: string; csrfToken: string };
 }
 
 export type AppContext = ParameterizedContext<AppState, Context>;

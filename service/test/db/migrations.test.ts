@@ -38,7 +38,7 @@ describe('migrations', () => {
     const names = rows.map((r) => String(r.indexname));
     expect(names).toEqual(
       expect.arrayContaining([
-        'articles_created_at_id_idx',
+        'articles_status_created_at_id_idx',
         'articles_author_created_at_idx',
         'article_tags_tag_idx',
         'favorites_article_idx',

@@ -18,6 +18,7 @@ describe('registration', () => {
       username: user.username,
       bio: '',
       image: '',
+      role: 'author',
       token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
     });
   });

@@ -1,4 +1,5 @@
 import type { Migration } from '@mikro-orm/migrations';
+import { Migration20261125122616_identity_and_access } from './Migration20261125122616_identity_and_access.js';
 import { Migration20261125120505_initial } from './Migration20261125120505_initial.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
@@ -9,4 +10,5 @@ type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => 
  */
 export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261125120505_initial', class: Migration20261125120505_initial },
+  { name: 'Migration20261125122616_identity_and_access', class: Migration20261125122616_identity_and_access },
 ];

@@ -1,4 +1,7 @@
 import { defineEntity, p } from '@mikro-orm/core';
+
+export const ARTICLE_STATUSES = ['draft', 'published'] as const;
+export type ArticleStatus = (typeof ARTICLE_STATUSES)[number];
 import { Tag } from '../tags/tag.entity.js';
 import { User } from '../users/user.entity.js';
 
@@ -11,6 +14,8 @@ export const ArticleSchema = defineEntity({
     title: p.string().length(255),
     description: p.string().length(1000),
     body: p.text(),
+    /** Drafts are visible only to their author and to editors. */
+    status: p.enum(ARTICLE_STATUSES).default('published'),
     author: () => p.manyToOne(User).deleteRule('cascade'),
     /** Denormalised count of `favorites` rows, changed in the same transaction as the rows. */
     favoritesCount: p.integer().default(0),
@@ -21,8 +26,8 @@ export const ArticleSchema = defineEntity({
       .onUpdate(() => new Date()),
   },
   indexes: [
-    // Global list and feed: newest first, id as the tie-breaker.
-    { name: 'articles_created_at_id_idx', properties: ['createdAt', 'id'] },
+    // Global list and feed: published, newest first, id as the tie-breaker.
+    { name: 'articles_status_created_at_id_idx', properties: ['status', 'createdAt', 'id'] },
     // List by author and the feed (author IN followees).
     { name: 'articles_author_created_at_idx', properties: ['author', 'createdAt'] },
   ],

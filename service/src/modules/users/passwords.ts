@@ -13,6 +13,8 @@ export type PasswordParams = Pick<
 export class Passwords {
   private readonly options;
   private dummyHash: Promise<string> | undefined;
+  /** Verifications performed (real and dummy): lets tests assert work done, not timings. */
+  verifications = 0;
 
   constructor(params: PasswordParams) {
     this.options = {
@@ -28,11 +30,18 @@ export class Passwords {
   }
 
   async verify(passwordHash: string, password: string): Promise<boolean> {
+    this.verifications += 1;
     try {
       return await verify(passwordHash, password);
     } catch {
       return false;
     }
+  }
+
+  /** True when a hash was made with other parameters than the configured ones (rehash on login). */
+  needsRehash(passwordHash: string): boolean {
+    const { memoryCost, timeCost, parallelism } = this.options;
+    return !passwordHash.startsWith(`$argon2id$v=19$m=${memoryCost},t=${timeCost},p=${parallelism}$`);
   }
 
   /**

@@ -1,38 +1,64 @@
-import { SignJWT, errors, jwtVerify } from 'jose';
+import { createHash } from 'node:crypto';
+import { SignJWT, errors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import type { Config } from '../../config.js';
 
 const ISSUER = 'plinth';
 const AUDIENCE = 'plinth-api';
 
-/** Issues and verifies the RealWorld `Authorization: Token <jwt>` tokens (HS256, with expiry). */
-export class Tokens {
-  private readonly key: Uint8Array;
+export interface VerifiedToken {
+  userId: number;
+  /** Issued-at, seconds since the epoch. */
+  issuedAt: number;
+}
 
-  constructor(private readonly config: Pick<Config, 'JWT_SECRET' | 'JWT_TTL_SECONDS'>) {
-    this.key = new TextEncoder().encode(config.JWT_SECRET);
+/** A key id that names a secret without revealing it: the first 16 hex digits of its SHA-256. */
+function keyId(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex').slice(0, 16);
+}
+
+/**
+ * Issues and verifies the RealWorld `Authorization: Token <jwt>` tokens: HS256 with `kid`,
+ * issuer, audience and expiry. New tokens are signed with JWT_SECRET; tokens signed with any of
+ * JWT_PREVIOUS_SECRETS still verify, so a key rotates without logging anyone out.
+ */
+export class Tokens {
+  private readonly signingKid: string;
+  private readonly keys = new Map<string, Uint8Array>();
+
+  constructor(private readonly config: Pick<Config, 'JWT_SECRET' | 'JWT_PREVIOUS_SECRETS' | 'JWT_TTL_SECONDS'>) {
+    const encoder = new TextEncoder();
+    this.signingKid = keyId(config.JWT_SECRET);
+    for (const secret of [config.JWT_SECRET, ...config.JWT_PREVIOUS_SECRETS]) {
+      this.keys.set(keyId(secret), encoder.encode(secret));
+    }
   }
 
   sign(userId: number): Promise<string> {
     return new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: this.signingKid })
       .setSubject(String(userId))
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setIssuedAt()
       .setExpirationTime(`${this.config.JWT_TTL_SECONDS}s`)
-      .sign(this.key);
+      .sign(this.keys.get(this.signingKid)!);
   }
 
-  /** The user id in a valid token, or undefined for any invalid, expired or foreign token. */
-  async verify(token: string): Promise<number | undefined> {
+  /** The claims of a valid token; undefined for a tampered, expired, unsigned or foreign one. */
+  async verify(token: string): Promise<VerifiedToken | undefined> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
-        algorithms: ['HS256'],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-      });
-      const id = Number(payload.sub);
-      return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+      const { payload } = await jwtVerify(
+        token,
+        (header: JWTHeaderParameters) => {
+          const key = header.kid ? this.keys.get(header.kid) : undefined;
+          if (!key) throw new errors.JWSSignatureVerificationFailed('unknown key id');
+          return key;
+        },
+        { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, requiredClaims: ['exp', 'iat', 'sub'] },
+      );
+      const userId = Number(payload.sub);
+      if (!Number.isSafeInteger(userId) || userId <= 0) return undefined;
+      return { userId, issuedAt: payload.iat! };
     } catch (err) {
       if (err instanceof errors.JOSEError) return undefined;
       throw err;

@@ -1,5 +1,9 @@
 import { defineEntity, p } from '@mikro-orm/core';
 
+/** Roles, weakest first; see service/src/modules/auth/abilities.ts for what each may do. */
+export const ROLES = ['viewer', 'author', 'editor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
 export const UserSchema = defineEntity({
   name: 'User',
   tableName: 'users',
@@ -11,6 +15,11 @@ export const UserSchema = defineEntity({
     passwordHash: p.string().length(255).hidden().lazy(),
     bio: p.text().default(''),
     image: p.string().length(2048).default(''),
+    role: p.enum(ROLES).default('author'),
+    /** Set while the account is suspended: no login, and existing sessions/tokens stop working. */
+    suspendedAt: p.datetime().nullable(),
+    /** Tokens issued before this instant are rejected ("log out everywhere", suspension). */
+    tokensValidAfter: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

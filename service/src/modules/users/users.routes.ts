@@ -43,7 +43,7 @@ export function usersRoutes(deps: UsersDeps): RouteDef[] {
       tag: TAG,
       auth: 'required',
       success: { status: 200, description: 'The current user', schema: UserResponse },
-      handler: async ({ user, token }) => ({ user: toUserDto(user, token) }),
+      handler: async ({ user, token }) => ({ user: toUserDto(user, token ?? '') }),
     }),
     route({
       method: 'put',
@@ -55,7 +55,7 @@ export function usersRoutes(deps: UsersDeps): RouteDef[] {
       body: UpdateUserRequest,
       success: { status: 200, description: 'The updated user', schema: UserResponse },
       handler: async ({ body, user, token, ctx }) => ({
-        user: await service(ctx.state.em).update(user, token, body.user),
+        user: await service(ctx.state.em).update(user, token ?? '', body.user),
       }),
     }),
   ];

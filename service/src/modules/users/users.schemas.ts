@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { usernameSchema } from '../../http/schemas.js';
+import { ROLES } from './user.entity.js';
 
 const email = z.string().trim().toLowerCase().max(254).pipe(z.email('is invalid'));
 const password = z.string().min(8).max(256);
@@ -68,6 +69,7 @@ export const UserSchema = z
     username: z.string(),
     bio: z.string(),
     image: z.string(),
+    role: z.enum(ROLES).meta({ description: 'Plinth extension: what the user may do' }),
   })
   .meta({ id: 'User' });
 

@@ -17,7 +17,14 @@ export interface UsersDeps {
 }
 
 export function toUserDto(user: User, token: string): UserDto {
-  return { email: user.email, token, username: user.username, bio: user.bio, image: user.image };
+  return {
+    email: user.email,
+    token,
+    username: user.username,
+    bio: user.bio,
+    image: user.image,
+    role: user.role,
+  };
 }
 
 /** Registration, login and the current user's account. */
@@ -38,16 +45,26 @@ export class UsersService {
     return toUserDto(user, await this.deps.tokens.sign(user.id));
   }
 
-  async login(input: { email: string; password: string }): Promise<UserDto> {
-    const user = await this.em.findOne(
-      User,
-      { email: input.email },
-      { populate: ['passwordHash'] },
-    );
+  /**
+   * Checks credentials. Unknown email and wrong password fail identically, and an unknown email
+   * still costs one (dummy) verification. A hash made with old parameters is upgraded in place.
+   */
+  async authenticate(input: { email: string; password: string }): Promise<User> {
+    const user = await this.em.findOne(User, { email: input.email }, { populate: ['passwordHash'] });
     const ok = user
       ? await this.deps.passwords.verify(user.passwordHash, input.password)
       : await this.deps.passwords.verifyDummy(input.password);
     if (!user || !ok) throw new UnauthorizedError('is invalid', 'email or password');
+    if (user.suspendedAt) throw new UnauthorizedError('is suspended', 'account');
+    if (this.deps.passwords.needsRehash(user.passwordHash)) {
+      user.passwordHash = await this.deps.passwords.hash(input.password);
+      await this.em.flush();
+    }
+    return user;
+  }
+
+  async login(input: { email: string; password: string }): Promise<UserDto> {
+    const user = await this.authenticate(input);
     return toUserDto(user, await this.deps.tokens.sign(user.id));
   }
 

@@ -27,8 +27,16 @@ export interface TestServer {
  * The real service on a real port, with its own database and Redis key prefix. Logs are captured
  * in memory at `info` so tests can assert on them.
  */
-export async function startTestServer(overrides: Record<string, string> = {}): Promise<TestServer> {
-  const db = await createTestDatabase();
+export async function startTestServer(
+  overrides: Record<string, string> = {},
+  options: {
+    /** Serve this existing database instead of a fresh one; close() then leaves it in place. */
+    databaseUrl?: string;
+  } = {},
+): Promise<TestServer> {
+  const db: TestDatabase = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => undefined }
+    : await createTestDatabase();
   const config = loadConfig(testEnv(db.url, { LOG_LEVEL: 'info', ...overrides }));
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({

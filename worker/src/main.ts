@@ -1,0 +1,59 @@
+/**
+ * `worker` process: runs the Bull processors and repeatable jobs. On SIGTERM/SIGINT stops taking
+ * jobs, lets active ones finish within WORKER_SHUTDOWN_TIMEOUT_MS, closes pools and exits 0.
+ */
+import { databaseTarget, loadConfig } from '../../service/src/config.js';
+import { connectOrm } from '../../service/src/db/orm.js';
+import { runMain } from '../../service/src/main-util.js';
+import { loadWorkerConfig } from './config.js';
+import { startWorker } from './worker.js';
+
+await runMain('worker', async (logger) => {
+  const config = loadConfig();
+  const workerConfig = loadWorkerConfig();
+  logger.level = config.LOG_LEVEL;
+  const orm = await connectOrm(config, logger);
+  try {
+    await orm.em.getConnection().execute('select 1');
+  } catch (err) {
+    await orm.close(true);
+    throw new Error(
+      `cannot connect to the database in DATABASE_URL (${databaseTarget(config)}): ` +
+        `${(err as Error).message}. Check DATABASE_URL, that PostgreSQL is running, and the credentials.`,
+    );
+  }
+
+  const worker = await startWorker(
+    { config, orm, logger },
+    { concurrency: workerConfig.WORKER_CONCURRENCY },
+  );
+  logger.info(
+    {
+      queues: worker.queues.map((q) => q.name),
+      concurrency: workerConfig.WORKER_CONCURRENCY,
+      env: config.APP_ENV,
+    },
+    'worker ready',
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: taking no new jobs, finishing active ones');
+    const drained = await worker.close(workerConfig.WORKER_SHUTDOWN_TIMEOUT_MS);
+    if (drained) {
+      logger.info('queues closed: every active job finished');
+    } else {
+      logger.warn(
+        { timeoutMs: workerConfig.WORKER_SHUTDOWN_TIMEOUT_MS },
+        'shutdown timeout reached: active jobs will stall and run again on another worker',
+      );
+    }
+    await orm.close();
+    logger.info('shutdown complete');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+});

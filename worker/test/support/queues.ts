@@ -1,0 +1,39 @@
+import { Redis } from 'ioredis';
+import { bullPrefix, type Job, type Queue } from '../../../service/src/jobs/queue.js';
+import { createLogger } from '../../../service/src/logger.js';
+import { TEST_REDIS_URL } from '../../../service/test/support/env.js';
+
+export const silentLogger = () => createLogger({ level: 'silent' });
+
+/** Resolves with the first local `event` ('completed' | 'failed') of job `jobId`. */
+export function jobEvent(
+  queue: Queue,
+  event: 'completed' | 'failed',
+  jobId: Job['id'],
+): Promise<{ job: Job; result: unknown }> {
+  return new Promise((resolve) => {
+    const listener = (job: Job, result: unknown) => {
+      if (String(job.id) !== String(jobId)) return;
+      queue.off(event, listener);
+      resolve({ job, result });
+    };
+    queue.on(event, listener);
+  });
+}
+
+/** Deletes every Bull key under the test's REDIS_KEY_PREFIX (the Redis is shared). */
+export async function deleteQueueKeys(keyPrefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const keys: string[] = [];
+    for await (const batch of redis.scanStream({
+      match: `${bullPrefix({ REDIS_KEY_PREFIX: keyPrefix })}:*`,
+      count: 500,
+    })) {
+      keys.push(...(batch as string[]));
+    }
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}

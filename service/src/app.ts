@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import { authenticator, CSRF_HEADER } from './http/auth.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { Sessions } from './modules/auth/sessions.js';
+import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
+import { oidcRouter } from './modules/auth/oidc.routes.js';
 import { errorHandler } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import { mountRoutes, type RouteDef } from './http/routes.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   passwords?: Passwords;
   /** Shared with the server so readiness can report a shutdown in progress. */
   lifecycle?: Lifecycle;
+  /** Tests only (plain-HTTP identity provider); deliberately not reachable from config. */
+  oidcTestOnly?: OidcTestOnlyOptions;
 }
 
 export const API_PREFIX = '/api';
@@ -72,6 +76,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const tokens = new Tokens(config);
   const passwords = deps.passwords ?? new Passwords(config);
   const sessions = new Sessions(deps.redis, config);
+  const oidc = oidcRouter({
+    config,
+    redis: deps.redis,
+    sessions,
+    passwords,
+    prefix: `${API_PREFIX}/auth/oidc`,
+    ...(deps.oidcTestOnly ? { testOnly: deps.oidcTestOnly } : {}),
+  });
 
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY });
   // Behind one load balancer the client address is the last X-Forwarded-For entry (the one the
@@ -117,6 +129,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(health.routes());
   const docs = docsRouter(() => (document ??= generateDocument(registry)));
   app.use(docs.routes());
+  app.use(oidc.routes());
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { createApp } from '../../src/app.js';
+import { createApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { connectOrm } from '../../src/db/orm.js';
 import { createLogger } from '../../src/logger.js';
@@ -32,6 +32,10 @@ export async function startTestServer(
   options: {
     /** Serve this existing database instead of a fresh one; close() then leaves it in place. */
     databaseUrl?: string;
+    /** Listen on this port (e.g. from freePort()) when the URL must be known up front (PUBLIC_URL). */
+    port?: number;
+    /** Optional dependencies handed to createApp as they are (test-only switches, observers). */
+    appDeps?: Partial<Omit<AppDeps, 'config' | 'orm' | 'redis' | 'logger'>>;
   } = {},
 ): Promise<TestServer> {
   const db: TestDatabase = options.databaseUrl
@@ -49,9 +53,9 @@ export async function startTestServer(
   const orm = await connectOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);
-  const app = createApp({ config, orm, redis, logger });
+  const app = createApp({ ...options.appDeps, config, orm, redis, logger });
   const server: Server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
   return {

@@ -49,7 +49,8 @@ for (const envName of envs) {
 }
 
 console.log(
-  `${failed ? 'FAILED' : 'OK'}: synthesized ${envs.join(', ')} in ${secondsSince(started)} s`,
+  `${failed ? 'FAILED' : 'OK'}: synthesized ${envs.join(', ')} in ${secondsSince(started)} s ` +
+    `(${process.uptime().toFixed(1)} s including Node/tsx start-up)`,
 );
 process.exit(failed ? 1 : 0);
 

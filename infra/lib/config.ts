@@ -228,7 +228,8 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
     envName: 'staging',
     region: 'us-east-1',
     availabilityZones: ['us-east-1a', 'us-east-1b'],
-    network: { cidr: '10.20.0.0/16', natType: 'gateway', natCount: 1, interfaceEndpoints: true },
+    // Interface endpoints (5 × 2 AZ × $7.30) cost more than staging's NAT data processing saves.
+    network: { cidr: '10.20.0.0/16', natType: 'gateway', natCount: 1, interfaceEndpoints: false },
     database: {
       instanceType: 't4g.medium',
       multiAz: false,

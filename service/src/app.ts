@@ -10,6 +10,9 @@ import { Sessions } from './modules/auth/sessions.js';
 import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
 import { oidcRouter } from './modules/auth/oidc.routes.js';
 import { errorHandler } from './http/error-handler.js';
+import { rateLimits } from './http/rate-limit.js';
+import { securityHeaders } from './http/security-headers.js';
+import { requestTimeout } from './http/timeout.js';
 import { requestContext } from './http/request-context.js';
 import { mountRoutes, type RouteDef } from './http/routes.js';
 import type { AppState } from './http/state.js';
@@ -103,6 +106,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   app.use(requestContext(logger));
   app.use(errorHandler());
+  app.use(securityHeaders());
   app.use(
     cors({
       origin: corsOrigin(config.CORS_ORIGINS),
@@ -118,9 +122,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     // Draining: tell keep-alive clients to reconnect (to another target) after this response.
     if (lifecycle.shuttingDown) ctx.set('Connection', 'close');
   });
+  // Nothing above awaits I/O after next(), so a timed-out request is answered at once.
+  app.use(requestTimeout(config.REQUEST_TIMEOUT_MS));
+  const limits = rateLimits({ config, redis: deps.redis, logger });
+  app.use(limits.perIp);
   app.use(
     bodyParser({ enableTypes: ['json'], jsonLimit: config.BODY_LIMIT_BYTES, encoding: 'utf-8' }),
   );
+  app.use(limits.perAccount);
   app.use(async (ctx, next) => {
     ctx.state.em = orm.em.fork();
     await next();

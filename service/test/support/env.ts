@@ -23,6 +23,8 @@ export function testEnv(
     // Cheaper hashing keeps suites fast; production parameters are covered by the users tests.
     ARGON2_MEMORY_KIB: '4096',
     ARGON2_TIME_COST: '1',
+    // Suites register many users from one IP; the security tests turn limits on with small values.
+    RATE_LIMIT_ENABLED: 'false',
     ...overrides,
   };
 }

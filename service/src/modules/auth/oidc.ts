@@ -103,13 +103,19 @@ export class OidcProvider {
 
   private async discover(): Promise<client.Configuration> {
     const { clientId, clientSecret, preset } = this.settings;
-    const insecure = this.testOnly?.allowInsecureRequests ? [client.allowInsecureRequests] : [];
     if (preset === 'github') {
-      return new client.Configuration({ ...GITHUB.server }, clientId, clientSecret);
+      // GitHub documents the client secret as a body parameter.
+      return new client.Configuration(
+        { ...GITHUB.server },
+        clientId,
+        {},
+        client.ClientSecretPost(clientSecret),
+      );
     }
     const issuer = preset === 'google' ? GOOGLE_ISSUER : this.settings.issuer!;
-    return client.discovery(new URL(issuer), clientId, clientSecret, undefined, {
-      execute: insecure,
+    // HTTP Basic is what OpenID Connect registration assumes when a client names no method.
+    return client.discovery(new URL(issuer), clientId, {}, client.ClientSecretBasic(clientSecret), {
+      execute: this.testOnly?.allowInsecureRequests ? [client.allowInsecureRequests] : [],
     });
   }
 

@@ -140,24 +140,18 @@ describe('rate limits without a trusted proxy', () => {
 });
 
 describe('default limits', () => {
-  it('when a load test sends hundreds of requests from one IP, then none is throttled', async () => {
+  it('when a load test sends a burst of requests from one IP, then none is throttled', async () => {
     const server = await serve({});
     try {
-      const statuses: number[] = [];
-      for (let batch = 0; batch < 6; batch += 1) {
-        const responses = await Promise.all(
-          Array.from({ length: 50 }, () => server.api.get('/tags')),
-        );
-        statuses.push(...responses.map((r) => r.status));
-      }
-      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+      const burst = await Promise.all(Array.from({ length: 100 }, () => server.api.get('/tags')));
+      expect(burst.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
       const last = await server.api.get('/tags');
       expect(last.headers.get('ratelimit-limit')).toBe('20000');
-      expect(last.headers.get('ratelimit-remaining')).toBe(String(20000 - 301));
+      expect(last.headers.get('ratelimit-remaining')).toBe(String(20000 - 101));
     } finally {
       await server.close();
     }
-  });
+  }, 20_000);
 
   it('when RATE_LIMIT_ENABLED is false, then nothing is limited', async () => {
     const server = await serve({
@@ -254,5 +248,5 @@ describe('when Redis goes down', () => {
       await server.close();
       await stopRedis(redis);
     }
-  });
+  }, 20_000);
 });

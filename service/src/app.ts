@@ -7,6 +7,9 @@ import type { Config } from './config.js';
 import { authenticator, CSRF_HEADER } from './http/auth.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { Sessions } from './modules/auth/sessions.js';
+import { abilities } from './modules/auth/abilities.middleware.js';
+import { adminRoutes } from './modules/admin/admin.routes.js';
+import { Maintenance } from './modules/admin/maintenance.js';
 import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
 import { oidcRouter } from './modules/auth/oidc.routes.js';
 import { errorHandler } from './http/error-handler.js';
@@ -49,6 +52,7 @@ export function apiRoutes(deps: {
   passwords: Passwords;
   tokens: Tokens;
   sessions: Sessions;
+  maintenance: Maintenance;
 }): RouteDef[] {
   return [
     ...usersRoutes(deps),
@@ -57,6 +61,7 @@ export function apiRoutes(deps: {
     ...articlesRoutes(),
     ...commentsRoutes(),
     ...tagsRoutes(),
+    ...adminRoutes(deps),
   ];
 }
 
@@ -79,6 +84,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const tokens = new Tokens(config);
   const passwords = deps.passwords ?? new Passwords(config);
   const sessions = new Sessions(deps.redis, config);
+  const maintenance = new Maintenance();
+  const authenticate = authenticator(tokens, sessions);
+  const withAbility = abilities(maintenance);
   const oidc = oidcRouter({
     config,
     redis: deps.redis,
@@ -98,9 +106,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   mountRoutes(
     api,
     registry,
-    apiRoutes({ passwords, tokens, sessions }),
+    apiRoutes({ passwords, tokens, sessions, maintenance }),
     '',
-    authenticator(tokens, sessions),
+    (mode) => [authenticate(mode), withAbility],
   );
   let document: object | undefined;
 
@@ -110,7 +118,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(
     cors({
       origin: corsOrigin(config.CORS_ORIGINS),
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Requested-With', 'X-Request-Id', CSRF_HEADER],
+      allowHeaders: [
+        'Authorization',
+        'Content-Type',
+        'X-Requested-With',
+        'X-Request-Id',
+        CSRF_HEADER,
+      ],
       exposeHeaders: ['X-Request-Id', 'Retry-After'],
       maxAge: 600,
       // Cookies only ever flow to allow-listed origins; with `*` the API is token-only cross-site.

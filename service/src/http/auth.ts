@@ -67,7 +67,10 @@ async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Pro
  * cookie. A presented credential must be valid (401 otherwise) on every route that looks at the
  * user; `none` routes ignore credentials entirely.
  */
-export function authenticator(tokens: Tokens, sessions: Sessions): (mode: AuthMode) => Middleware<AppState> {
+export function authenticator(
+  tokens: Tokens,
+  sessions: Sessions,
+): (mode: AuthMode) => Middleware<AppState> {
   const skip: Middleware<AppState> = (_ctx, next) => next();
   const check: Middleware<AppState> = async (ctx, next) => {
     const header = ctx.get('Authorization');

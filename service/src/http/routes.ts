@@ -49,7 +49,7 @@ export interface RouteDef<
   body?: B;
   success: { status: 200 | 201 | 204; description: string; schema?: z.ZodType };
   /** Error statuses beyond the ones derived from auth and input (401, 422, 400/413/415). */
-  errors?: (403 | 404 | 409)[];
+  errors?: (403 | 404 | 409 | 503)[];
   handler: (input: RouteInput<P, Q, B, A>) => Promise<unknown>;
 }
 
@@ -79,6 +79,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'Body larger than the configured limit',
   415: 'Body is not application/json',
   422: 'Validation failed: unknown or invalid parameters or body fields',
+  503: 'Writes are paused (maintenance write freeze); Retry-After says when to retry',
 };
 
 /** Every status a route can answer with, as published in the OpenAPI document. */
@@ -86,6 +87,8 @@ export function documentedStatuses(def: RouteDef): number[] {
   const statuses = new Set<number>([def.success.status, 422, ...(def.errors ?? [])]);
   if (def.auth !== 'none') statuses.add(401);
   if (def.body) [400, 413, 415].forEach((s) => statuses.add(s));
+  // The maintenance write freeze refuses every write but admins'.
+  if (def.method !== 'get' && def.auth === 'required') statuses.add(503);
   return [...statuses].sort();
 }
 
@@ -164,11 +167,11 @@ export function mountRoutes(
   registry: OpenAPIRegistry,
   defs: RouteDef[],
   basePath: string,
-  authenticate: (mode: AuthMode) => Middleware<AppState>,
+  before: (mode: AuthMode) => Middleware<AppState>[],
 ): void {
   for (const def of defs) {
     const koaPath = def.path.replace(/\{(\w+)\}/g, ':$1');
-    router[def.method](def.operationId, koaPath, authenticate(def.auth), toMiddleware(def));
+    router[def.method](def.operationId, koaPath, ...before(def.auth), toMiddleware(def));
     registerOpenApi(registry, def, basePath);
   }
 }

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context, ParameterizedContext } from 'koa';
 import type { Logger } from '../logger.js';
+import type { AppAbility } from '../modules/auth/abilities.js';
 import type { User } from '../modules/users/user.entity.js';
 
 /** What every request carries through the middleware chain. */
@@ -17,6 +18,14 @@ export interface AppState {
   authMethod?: 'token' | 'session';
   /** The session, when authenticated by cookie. */
   session?: { id: string; csrfToken: string };
+  /** What this user may do right now (roles, ownership, environment), set before every route. */
+  ability?: AppAbility;
 }
 
 export type AppContext = ParameterizedContext<AppState, Context>;
+
+/** The acting user, their ability and the request id, as feature services take them. */
+export function actorOf(ctx: AppContext) {
+  if (!ctx.state.ability) throw new Error('ability not set: route mounted without abilities()');
+  return { user: ctx.state.user, ability: ctx.state.ability, requestId: ctx.state.requestId };
+}

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { connectOrm } from '../../../service/src/db/orm.js';
+import { defineAbilityFor } from '../../../service/src/modules/auth/abilities.js';
 import { ArticlesService } from '../../../service/src/modules/articles/articles.service.js';
 import { Tag } from '../../../service/src/modules/tags/tag.entity.js';
 import { User } from '../../../service/src/modules/users/user.entity.js';
@@ -31,21 +32,24 @@ describe('prune-unused-tags', () => {
       passwordHash: 'not-a-real-hash',
     });
     await em.flush();
-    const articles = new ArticlesService(em);
-    const gone = await articles.create(author, {
+    const articles = new ArticlesService(em, {
+      user: author,
+      ability: defineAbilityFor(author, { writeFreeze: false }),
+    });
+    const gone = await articles.create({
       title: 'Going away',
       description: 'd',
       body: 'b',
       tagList: ['only-on-deleted', 'shared'],
     });
-    await articles.create(author, {
+    await articles.create({
       title: 'Staying',
       description: 'd',
       body: 'b',
       tagList: ['shared', 'only-on-kept'],
     });
     await em.insert(Tag, { name: 'never-used' });
-    await articles.delete(author, gone.slug);
+    await articles.delete(gone.slug);
 
     expect(await pruneUnusedTags(orm.em.fork())).toBe(2);
     expect(await tagNames(orm.em)).toEqual(['only-on-kept', 'shared']);

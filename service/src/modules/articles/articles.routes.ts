@@ -10,6 +10,7 @@ import {
   UpdateArticleRequest,
 } from './articles.schemas.js';
 import { ArticlesService } from './articles.service.js';
+import { actorOf } from '../../http/state.js';
 
 const slug = z.object({ slug: slugParam });
 
@@ -25,7 +26,7 @@ export function articlesRoutes(): RouteDef[] {
       auth: 'required',
       query: FeedQuery,
       success: { status: 200, description: 'A page of articles', schema: MultipleArticlesResponse },
-      handler: ({ query, user, ctx }) => new ArticlesService(ctx.state.em).feed(user, query),
+      handler: ({ query, ctx }) => new ArticlesService(ctx.state.em, actorOf(ctx)).feed(query),
     }),
     route({
       method: 'get',
@@ -36,7 +37,7 @@ export function articlesRoutes(): RouteDef[] {
       auth: 'optional',
       query: ListArticlesQuery,
       success: { status: 200, description: 'A page of articles', schema: MultipleArticlesResponse },
-      handler: ({ query, user, ctx }) => new ArticlesService(ctx.state.em).list(user, query),
+      handler: ({ query, ctx }) => new ArticlesService(ctx.state.em, actorOf(ctx)).list(query),
     }),
     route({
       method: 'post',
@@ -47,8 +48,8 @@ export function articlesRoutes(): RouteDef[] {
       auth: 'required',
       body: NewArticleRequest,
       success: { status: 201, description: 'The new article', schema: SingleArticleResponse },
-      handler: async ({ body, user, ctx }) => ({
-        article: await new ArticlesService(ctx.state.em).create(user, body.article),
+      handler: async ({ body, ctx }) => ({
+        article: await new ArticlesService(ctx.state.em, actorOf(ctx)).create(body.article),
       }),
     }),
     route({
@@ -61,8 +62,8 @@ export function articlesRoutes(): RouteDef[] {
       params: slug,
       success: { status: 200, description: 'The article', schema: SingleArticleResponse },
       errors: [404],
-      handler: async ({ params, user, ctx }) => ({
-        article: await new ArticlesService(ctx.state.em).get(user, params.slug),
+      handler: async ({ params, ctx }) => ({
+        article: await new ArticlesService(ctx.state.em, actorOf(ctx)).get(params.slug),
       }),
     }),
     route({
@@ -76,8 +77,11 @@ export function articlesRoutes(): RouteDef[] {
       body: UpdateArticleRequest,
       success: { status: 200, description: 'The updated article', schema: SingleArticleResponse },
       errors: [403, 404],
-      handler: async ({ params, body, user, ctx }) => ({
-        article: await new ArticlesService(ctx.state.em).update(user, params.slug, body.article),
+      handler: async ({ params, body, ctx }) => ({
+        article: await new ArticlesService(ctx.state.em, actorOf(ctx)).update(
+          params.slug,
+          body.article,
+        ),
       }),
     }),
     route({
@@ -90,8 +94,8 @@ export function articlesRoutes(): RouteDef[] {
       params: slug,
       success: { status: 204, description: 'Deleted' },
       errors: [403, 404],
-      handler: async ({ params, user, ctx }) => {
-        await new ArticlesService(ctx.state.em).delete(user, params.slug);
+      handler: async ({ params, ctx }) => {
+        await new ArticlesService(ctx.state.em, actorOf(ctx)).delete(params.slug);
       },
     }),
     route({
@@ -104,8 +108,8 @@ export function articlesRoutes(): RouteDef[] {
       params: slug,
       success: { status: 200, description: 'The article', schema: SingleArticleResponse },
       errors: [404],
-      handler: async ({ params, user, ctx }) => ({
-        article: await new ArticlesService(ctx.state.em).favorite(user, params.slug),
+      handler: async ({ params, ctx }) => ({
+        article: await new ArticlesService(ctx.state.em, actorOf(ctx)).favorite(params.slug),
       }),
     }),
     route({
@@ -118,8 +122,8 @@ export function articlesRoutes(): RouteDef[] {
       params: slug,
       success: { status: 200, description: 'The article', schema: SingleArticleResponse },
       errors: [404],
-      handler: async ({ params, user, ctx }) => ({
-        article: await new ArticlesService(ctx.state.em).unfavorite(user, params.slug),
+      handler: async ({ params, ctx }) => ({
+        article: await new ArticlesService(ctx.state.em, actorOf(ctx)).unfavorite(params.slug),
       }),
     }),
   ];

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { longText, pagination, singleLine } from '../../http/schemas.js';
 import { ProfileSchema } from '../profiles/profiles.schemas.js';
+import { ARTICLE_STATUSES } from './article.entity.js';
+
+const status = z
+  .enum(ARTICLE_STATUSES)
+  .meta({ description: 'Plinth extension: drafts are visible only to their author and editors' });
 
 /** Tags per article and characters per tag. */
 export const MAX_TAGS = 20;
@@ -18,7 +23,7 @@ const body = longText('body', 100_000);
 export const NewArticleRequest = z
   .object({
     article: z
-      .object({ title, description, body, tagList: tagList.optional() })
+      .object({ title, description, body, tagList: tagList.optional(), status: status.optional() })
       .meta({ id: 'NewArticle' }),
   })
   .meta({ id: 'NewArticleRequest' });
@@ -31,6 +36,7 @@ export const UpdateArticleRequest = z
         description: description.optional(),
         body: body.optional(),
         tagList: tagList.optional().meta({ description: 'Replaces the tags (Plinth extension)' }),
+        status: status.optional(),
       })
       .refine(
         (a) => Object.values(a).some((v) => v !== undefined),
@@ -43,6 +49,7 @@ export const UpdateArticleRequest = z
 const filter = (what: string) => z.string().min(1).max(64).optional().meta({ description: what });
 
 export const ListArticlesQuery = z.strictObject({
+  status: status.optional(),
   tag: filter('Only articles with this tag'),
   author: filter('Only articles by this username'),
   favorited: filter('Only articles favorited by this username'),
@@ -61,10 +68,17 @@ const articleFields = {
   favorited: z.boolean(),
   favoritesCount: z.number().int(),
   author: ProfileSchema,
+  status,
 };
 
 export const ArticleSchema = z
-  .object({ ...articleFields, body: z.string() })
+  .object({
+    ...articleFields,
+    body: z.string().meta({ description: 'Markdown, exactly as written' }),
+    bodyHtml: z
+      .string()
+      .meta({ description: 'Plinth extension: sanitised HTML rendering of body' }),
+  })
   .meta({ id: 'Article' });
 
 /** List items omit `body`, as the RealWorld contract says. */

@@ -1,15 +1,20 @@
 import { sql, type EntityManager, type QueryBuilder } from '@mikro-orm/postgresql';
 import { violatedUniqueConstraint } from '../../db/errors.js';
-import { ForbiddenError, NotFoundError } from '../../errors.js';
+import { NotFoundError } from '../../errors.js';
+import { recordAudit } from '../admin/audit.js';
+import { asArticle, authorize, type AppAbility } from '../auth/abilities.js';
 import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
 import { Follow } from '../profiles/follow.entity.js';
 import { Tag } from '../tags/tag.entity.js';
 import type { User } from '../users/user.entity.js';
-import { Article, ArticleTag, Favorite } from './article.entity.js';
+import { Article, ArticleTag, Favorite, type ArticleStatus } from './article.entity.js';
 import type { ArticleDto, ArticleListItemDto } from './articles.schemas.js';
+import { renderMarkdown } from './markdown.js';
 import { baseSlug, uniqueSlug } from './slugs.js';
 
 export interface ArticleFilter {
+  /** `draft` lists the viewer's own drafts (every draft for editors). */
+  status?: ArticleStatus;
   tag?: string;
   author?: string;
   favorited?: string;
@@ -22,16 +27,43 @@ interface ArticleInput {
   description: string;
   body: string;
   tagList?: string[];
+  status?: ArticleStatus;
 }
+
+/** Who is acting: the user (if any), what they may do, and the request id for the audit log. */
+export interface Actor {
+  user: User | undefined;
+  ability: AppAbility;
+  requestId?: string;
+}
+
+const facts = (a: Article) => ({ authorId: a.author.id, status: a.status });
 
 const SLUG_ATTEMPTS = 5;
 
 /** Articles, their tags and favorites. */
 export class ArticlesService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly actor: Actor,
+  ) {}
 
-  async list(viewer: User | undefined, filter: ArticleFilter) {
+  private get viewer() {
+    return this.actor.user;
+  }
+
+  async list(filter: ArticleFilter) {
+    const viewer = this.viewer;
     const qb = this.em.createQueryBuilder(Article, 'a');
+    if (filter.status === 'draft') {
+      qb.where({ status: 'draft' });
+      // Drafts are private: everyone but editors sees only their own (anonymous: none).
+      if (!this.actor.ability.can('read', asArticle({ authorId: -1, status: 'draft' }))) {
+        qb.andWhere({ author: viewer?.id ?? -1 });
+      }
+    } else {
+      qb.where({ status: 'published' });
+    }
     if (filter.author) qb.andWhere({ author: { username: filter.author } });
     if (filter.tag) {
       const tagged = this.em
@@ -49,20 +81,22 @@ export class ArticlesService {
         .where({ 'fu.username': filter.favorited });
       qb.andWhere({ id: { $in: favorites } });
     }
-    return this.page(viewer, qb, filter);
+    return this.page(qb, filter);
   }
 
-  async feed(viewer: User, page: { limit: number; offset: number }) {
+  async feed(page: { limit: number; offset: number }) {
+    const viewer = this.viewer!;
     const followees = this.em
       .createQueryBuilder(Follow, 'fo')
       .select('fo.followee')
       .where({ follower: viewer.id });
-    const qb = this.em.createQueryBuilder(Article, 'a').where({ author: { $in: followees } });
-    return this.page(viewer, qb, page);
+    const qb = this.em
+      .createQueryBuilder(Article, 'a')
+      .where({ status: 'published', author: { $in: followees } });
+    return this.page(qb, page);
   }
 
   private async page(
-    viewer: User | undefined,
     qb: QueryBuilder<Article, 'a'>,
     page: { limit: number; offset: number },
   ): Promise<{ articles: ArticleListItemDto[]; articlesCount: number }> {
@@ -77,34 +111,42 @@ export class ArticlesService {
     const articles = await this.em.find(Article, { id: { $in: ids } }, { populate: ['author'] });
     const byId = new Map(articles.map((a) => [a.id, a]));
     const ordered = ids.map((id) => byId.get(id)).filter((a): a is Article => a !== undefined);
-    const dtos = await this.toDtos(viewer, ordered);
-    return { articles: dtos.map(({ body: _body, ...item }) => item), articlesCount };
+    return { articles: await this.toDtos(ordered), articlesCount };
   }
 
-  async get(viewer: User | undefined, slug: string): Promise<ArticleDto> {
-    const [dto] = await this.toDtos(viewer, [await this.bySlug(slug)]);
-    return dto!;
+  async get(slug: string): Promise<ArticleDto> {
+    const article = await this.bySlug(slug);
+    const [item] = await this.toDtos([article]);
+    return { ...item!, body: article.body, bodyHtml: renderMarkdown(article.body) };
   }
 
-  async create(author: User, input: ArticleInput): Promise<ArticleDto> {
+  async create(input: ArticleInput): Promise<ArticleDto> {
+    authorize(this.actor.ability, 'create', 'Article', 'your role may not write articles');
+    const author = this.viewer!;
     const article = await this.withUniqueSlug(input.title, async (em, slug) => {
       const created = em.create(Article, {
         slug,
         title: input.title,
         description: input.description,
         body: input.body,
+        status: input.status ?? 'published',
         author: author.id,
       });
       await em.flush();
       await this.replaceTags(em, created.id, input.tagList ?? []);
       return created;
     });
-    return this.get(author, article.slug);
+    return this.get(article.slug);
   }
 
-  async update(user: User, slug: string, changes: Partial<ArticleInput>): Promise<ArticleDto> {
+  async update(slug: string, changes: Partial<ArticleInput>): Promise<ArticleDto> {
     const existing = await this.bySlug(slug);
-    this.assertAuthor(user, existing);
+    authorize(
+      this.actor.ability,
+      'update',
+      asArticle(facts(existing)),
+      'only the author or an editor can change this article',
+    );
     const titleChanged = changes.title !== undefined && changes.title !== existing.title;
     const updated = await this.withUniqueSlug(
       changes.title ?? existing.title,
@@ -120,23 +162,59 @@ export class ArticlesService {
           await this.replaceTags(em, article.id, tagList);
           article.updatedAt = new Date();
         }
+        if (article.author.id !== this.viewer!.id) {
+          // An editor changing someone else's article is a privileged action.
+          recordAudit(em, {
+            actorId: this.viewer!.id,
+            action: 'article.update',
+            targetType: 'article',
+            targetId: article.id,
+            before: { slug: existing.slug, title: existing.title, status: existing.status },
+            after: { slug: article.slug, title: article.title, status: article.status },
+            requestId: this.actor.requestId,
+          });
+        }
         await em.flush();
         return article;
       },
       titleChanged,
     );
-    return this.get(user, updated.slug);
+    return this.get(updated.slug);
   }
 
-  async delete(user: User, slug: string): Promise<void> {
+  async delete(slug: string): Promise<void> {
     const article = await this.bySlug(slug);
-    this.assertAuthor(user, article);
+    authorize(
+      this.actor.ability,
+      'delete',
+      asArticle(facts(article)),
+      'only the author can delete this article',
+    );
     // Comments, favorites and tag rows go with it (ON DELETE CASCADE).
-    await this.em.nativeDelete(Article, { id: article.id });
+    await this.em.transactional(async (em) => {
+      if (article.author.id !== this.viewer!.id) {
+        recordAudit(em, {
+          actorId: this.viewer!.id,
+          action: 'article.delete',
+          targetType: 'article',
+          targetId: article.id,
+          before: { slug: article.slug, title: article.title, authorId: article.author.id },
+          requestId: this.actor.requestId,
+        });
+      }
+      await em.nativeDelete(Article, { id: article.id });
+    });
   }
 
-  async favorite(user: User, slug: string): Promise<ArticleDto> {
+  async favorite(slug: string): Promise<ArticleDto> {
+    const user = this.viewer!;
     const article = await this.bySlug(slug);
+    authorize(
+      this.actor.ability,
+      'favorite',
+      asArticle(facts(article)),
+      'drafts cannot be favorited',
+    );
     await this.em.transactional(async (em) => {
       const inserted = await em
         .createQueryBuilder(Favorite)
@@ -146,16 +224,18 @@ export class ArticlesService {
         .execute('run');
       if (inserted.affectedRows > 0) await this.bumpFavorites(em, article.id, +1);
     });
-    return this.get(user, slug);
+    return this.get(slug);
   }
 
-  async unfavorite(user: User, slug: string): Promise<ArticleDto> {
+  async unfavorite(slug: string): Promise<ArticleDto> {
+    const user = this.viewer!;
     const article = await this.bySlug(slug);
+    authorize(this.actor.ability, 'favorite', asArticle(facts(article)));
     await this.em.transactional(async (em) => {
       const deleted = await em.nativeDelete(Favorite, { user: user.id, article: article.id });
       if (deleted > 0) await this.bumpFavorites(em, article.id, -1);
     });
-    return this.get(user, slug);
+    return this.get(slug);
   }
 
   private async bumpFavorites(em: EntityManager, articleId: number, delta: 1 | -1) {
@@ -166,21 +246,20 @@ export class ArticlesService {
       .execute();
   }
 
-  /** Loads an article by slug, bypassing the identity map so counters are current. */
+  /**
+   * Loads an article the actor may read, bypassing the identity map so counters are current.
+   * Someone else's draft is a 404, not a 403: its existence is private too.
+   */
   async bySlug(slug: string): Promise<Article> {
     const article = await this.em.findOne(
       Article,
       { slug },
       { populate: ['author'], refresh: true },
     );
-    if (!article) throw new NotFoundError('article');
-    return article;
-  }
-
-  private assertAuthor(user: User, article: Article) {
-    if (article.author.id !== user.id) {
-      throw new ForbiddenError('only the author can change this article', 'article');
+    if (!article || !this.actor.ability.can('read', asArticle(facts(article)))) {
+      throw new NotFoundError('article');
     }
+    return article;
   }
 
   /**
@@ -208,20 +287,24 @@ export class ArticlesService {
   private async replaceTags(em: EntityManager, articleId: number, names: string[]) {
     await em.nativeDelete(ArticleTag, { article: articleId });
     if (names.length === 0) return;
-    await em
+    // DO UPDATE (not DO NOTHING) locks existing tag rows until commit, so the hourly
+    // prune-unused-tags job cannot delete a tag between this upsert and the link insert.
+    const tags = await em
       .createQueryBuilder(Tag)
       .insert(names.map((name) => ({ name })))
       .onConflict('name')
-      .ignore()
-      .execute('run');
-    const tags = await em.find(Tag, { name: { $in: names } });
+      .merge(['name'])
+      .returning(['id'])
+      .execute<{ id: number }[]>('all');
     await em.insertMany(
       ArticleTag,
       tags.map((t) => ({ article: articleId, tag: t.id })),
     );
   }
 
-  private async toDtos(viewer: User | undefined, articles: Article[]): Promise<ArticleDto[]> {
+  /** List-item shapes (no body: lists never pay for Markdown rendering). */
+  private async toDtos(articles: Article[]): Promise<ArticleListItemDto[]> {
+    const viewer = this.viewer;
     if (articles.length === 0) return [];
     const ids = articles.map((a) => a.id);
     const [tagRows, favoriteRows, following] = await Promise.all([
@@ -244,7 +327,7 @@ export class ArticlesService {
       slug: a.slug,
       title: a.title,
       description: a.description,
-      body: a.body,
+      status: a.status,
       tagList: (tagsOf.get(a.id) ?? []).sort(),
       createdAt: a.createdAt.toISOString(),
       updatedAt: a.updatedAt.toISOString(),

@@ -74,7 +74,12 @@ export class Sessions {
       return undefined;
     }
     session.lastSeenAt = now;
-    await this.redis.set(this.key(id), JSON.stringify(session), 'EX', this.config.SESSION_IDLE_TIMEOUT_SECONDS);
+    await this.redis.set(
+      this.key(id),
+      JSON.stringify(session),
+      'EX',
+      this.config.SESSION_IDLE_TIMEOUT_SECONDS,
+    );
     return session;
   }
 

@@ -7,6 +7,7 @@ import {
   SingleCommentResponse,
 } from './comments.schemas.js';
 import { CommentsService } from './comments.service.js';
+import { actorOf } from '../../http/state.js';
 
 const TAG = 'Comments';
 const slug = z.object({ slug: slugParam });
@@ -23,8 +24,8 @@ export function commentsRoutes(): RouteDef[] {
       params: slug,
       success: { status: 200, description: 'The comments', schema: MultipleCommentsResponse },
       errors: [404],
-      handler: async ({ params, user, ctx }) => ({
-        comments: await new CommentsService(ctx.state.em).list(user, params.slug),
+      handler: async ({ params, ctx }) => ({
+        comments: await new CommentsService(ctx.state.em, actorOf(ctx)).list(params.slug),
       }),
     }),
     route({
@@ -38,9 +39,8 @@ export function commentsRoutes(): RouteDef[] {
       body: NewCommentRequest,
       success: { status: 200, description: 'The new comment', schema: SingleCommentResponse },
       errors: [404],
-      handler: async ({ params, body, user, ctx }) => ({
-        comment: await new CommentsService(ctx.state.em).create(
-          user,
+      handler: async ({ params, body, ctx }) => ({
+        comment: await new CommentsService(ctx.state.em, actorOf(ctx)).create(
           params.slug,
           body.comment.body,
         ),
@@ -62,8 +62,8 @@ export function commentsRoutes(): RouteDef[] {
       }),
       success: { status: 204, description: 'Deleted' },
       errors: [403, 404],
-      handler: async ({ params, user, ctx }) => {
-        await new CommentsService(ctx.state.em).delete(user, params.slug, params.id);
+      handler: async ({ params, ctx }) => {
+        await new CommentsService(ctx.state.em, actorOf(ctx)).delete(params.slug, params.id);
       },
     }),
   ];

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ForbiddenError, NotFoundError } from '../../errors.js';
-import { ArticlesService } from '../articles/articles.service.js';
+import { NotFoundError } from '../../errors.js';
+import { recordAudit } from '../admin/audit.js';
+import { ArticlesService, type Actor } from '../articles/articles.service.js';
+import { asComment, authorize } from '../auth/abilities.js';
 import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
-import type { User } from '../users/user.entity.js';
 import { Comment } from './comment.entity.js';
 import type { CommentDto } from './comments.schemas.js';
 
@@ -11,44 +12,66 @@ export const MAX_COMMENTS = 500;
 
 /** Comments on articles. */
 export class CommentsService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly actor: Actor,
+  ) {}
 
   private articles() {
-    return new ArticlesService(this.em);
+    return new ArticlesService(this.em, this.actor);
   }
 
-  async list(viewer: User | undefined, slug: string): Promise<CommentDto[]> {
+  async list(slug: string): Promise<CommentDto[]> {
     const article = await this.articles().bySlug(slug);
     const comments = await this.em.find(
       Comment,
       { article: article.id },
       { populate: ['author'], orderBy: { createdAt: 'asc', id: 'asc' }, limit: MAX_COMMENTS },
     );
-    return this.toDtos(viewer, comments);
+    return this.toDtos(comments);
   }
 
-  async create(author: User, slug: string, body: string): Promise<CommentDto> {
+  async create(slug: string, body: string): Promise<CommentDto> {
+    const author = this.actor.user!;
     const article = await this.articles().bySlug(slug);
+    authorize(this.actor.ability, 'create', 'Comment', 'your role may not comment');
     const comment = this.em.create(Comment, { body, article: article.id, author });
     await this.em.flush();
-    const [dto] = await this.toDtos(author, [comment]);
+    const [dto] = await this.toDtos([comment]);
     return dto!;
   }
 
-  async delete(user: User, slug: string, id: number): Promise<void> {
+  /** The comment's author deletes their own; an editor may delete any (audited). */
+  async delete(slug: string, id: number): Promise<void> {
+    const user = this.actor.user!;
     const article = await this.articles().bySlug(slug);
     const comment = await this.em.findOne(Comment, { id, article: article.id });
     if (!comment) throw new NotFoundError('comment');
-    if (comment.author.id !== user.id) {
-      throw new ForbiddenError('only the author can delete this comment', 'comment');
-    }
-    await this.em.nativeDelete(Comment, { id: comment.id });
+    authorize(
+      this.actor.ability,
+      'delete',
+      asComment({ authorId: comment.author.id }),
+      'only the author or an editor can delete this comment',
+    );
+    await this.em.transactional(async (em) => {
+      if (comment.author.id !== user.id) {
+        recordAudit(em, {
+          actorId: user.id,
+          action: 'comment.delete',
+          targetType: 'comment',
+          targetId: comment.id,
+          before: { body: comment.body, authorId: comment.author.id, articleId: article.id },
+          requestId: this.actor.requestId,
+        });
+      }
+      await em.nativeDelete(Comment, { id: comment.id });
+    });
   }
 
-  private async toDtos(viewer: User | undefined, comments: Comment[]): Promise<CommentDto[]> {
+  private async toDtos(comments: Comment[]): Promise<CommentDto[]> {
     const following = await followedAmong(
       this.em,
-      viewer?.id,
+      this.actor.user?.id,
       comments.map((c) => c.author.id),
     );
     return comments.map((c) => ({

@@ -20,7 +20,10 @@ export function profilesRoutes(): RouteDef[] {
       success: { status: 200, description: 'The profile', schema: ProfileResponse },
       errors: [404],
       handler: async ({ params, user, ctx }) => ({
-        profile: await new ProfilesService(ctx.state.em).get(user, params.username),
+        profile: await new ProfilesService(ctx.state.em, ctx.state.ability!).get(
+          user,
+          params.username,
+        ),
       }),
     }),
     route({
@@ -34,7 +37,10 @@ export function profilesRoutes(): RouteDef[] {
       success: { status: 200, description: 'The followed profile', schema: ProfileResponse },
       errors: [404],
       handler: async ({ params, user, ctx }) => ({
-        profile: await new ProfilesService(ctx.state.em).follow(user, params.username),
+        profile: await new ProfilesService(ctx.state.em, ctx.state.ability!).follow(
+          user,
+          params.username,
+        ),
       }),
     }),
     route({
@@ -48,7 +54,10 @@ export function profilesRoutes(): RouteDef[] {
       success: { status: 200, description: 'The unfollowed profile', schema: ProfileResponse },
       errors: [404],
       handler: async ({ params, user, ctx }) => ({
-        profile: await new ProfilesService(ctx.state.em).unfollow(user, params.username),
+        profile: await new ProfilesService(ctx.state.em, ctx.state.ability!).unfollow(
+          user,
+          params.username,
+        ),
       }),
     }),
   ];

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
+import { authorize, type AppAbility } from '../auth/abilities.js';
 import { User } from '../users/user.entity.js';
 import { Follow } from './follow.entity.js';
 import type { ProfileDto } from './profiles.schemas.js';
@@ -28,7 +29,10 @@ export async function followedAmong(
 
 /** Profiles and the follow graph. */
 export class ProfilesService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly ability: AppAbility,
+  ) {}
 
   private async byUsername(username: string): Promise<User> {
     const user = await this.em.findOne(User, { username });
@@ -43,6 +47,7 @@ export class ProfilesService {
   }
 
   async follow(viewer: User, username: string): Promise<ProfileDto> {
+    authorize(this.ability, 'follow', 'User');
     const user = await this.byUsername(username);
     if (user.id === viewer.id) throw new ValidationError({ profile: ['cannot follow yourself'] });
     await this.em
@@ -55,6 +60,7 @@ export class ProfilesService {
   }
 
   async unfollow(viewer: User, username: string): Promise<ProfileDto> {
+    authorize(this.ability, 'follow', 'User');
     const user = await this.byUsername(username);
     await this.em.nativeDelete(Follow, { follower: viewer.id, followee: user.id });
     return toProfileDto(user, false);

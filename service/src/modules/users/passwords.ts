@@ -41,7 +41,9 @@ export class Passwords {
   /** True when a hash was made with other parameters than the configured ones (rehash on login). */
   needsRehash(passwordHash: string): boolean {
     const { memoryCost, timeCost, parallelism } = this.options;
-    return !passwordHash.startsWith(`$argon2id$v=19$m=${memoryCost},t=${timeCost},p=${parallelism}$`);
+    return !passwordHash.startsWith(
+      `$argon2id$v=19$m=${memoryCost},t=${timeCost},p=${parallelism}$`,
+    );
   }
 
   /**

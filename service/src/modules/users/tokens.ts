@@ -25,7 +25,12 @@ export class Tokens {
   private readonly signingKid: string;
   private readonly keys = new Map<string, Uint8Array>();
 
-  constructor(private readonly config: Pick<Config, 'JWT_SECRET' | 'JWT_PREVIOUS_SECRETS' | 'JWT_TTL_SECONDS'>) {
+  constructor(
+    private readonly config: Pick<
+      Config,
+      'JWT_SECRET' | 'JWT_PREVIOUS_SECRETS' | 'JWT_TTL_SECONDS'
+    >,
+  ) {
     const encoder = new TextEncoder();
     this.signingKid = keyId(config.JWT_SECRET);
     for (const secret of [config.JWT_SECRET, ...config.JWT_PREVIOUS_SECRETS]) {
@@ -54,7 +59,12 @@ export class Tokens {
           if (!key) throw new errors.JWSSignatureVerificationFailed('unknown key id');
           return key;
         },
-        { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, requiredClaims: ['exp', 'iat', 'sub'] },
+        {
+          algorithms: ['HS256'],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          requiredClaims: ['exp', 'iat', 'sub'],
+        },
       );
       const userId = Number(payload.sub);
       if (!Number.isSafeInteger(userId) || userId <= 0) return undefined;

@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AppContext } from '../../http/state.js';
 import { route, type RouteDef } from '../../http/routes.js';
 import {
   LoginUserRequest,
@@ -11,7 +11,7 @@ import { toUserDto, UsersService, type UsersDeps } from './users.service.js';
 const TAG = 'User and Authentication';
 
 export function usersRoutes(deps: UsersDeps): RouteDef[] {
-  const service = (em: EntityManager) => new UsersService(em, deps);
+  const service = (ctx: AppContext) => new UsersService(ctx.state.em, deps, ctx.state.ability);
   return [
     route({
       method: 'post',
@@ -22,7 +22,7 @@ export function usersRoutes(deps: UsersDeps): RouteDef[] {
       auth: 'none',
       body: LoginUserRequest,
       success: { status: 200, description: 'The user with a fresh token', schema: UserResponse },
-      handler: async ({ body, ctx }) => ({ user: await service(ctx.state.em).login(body.user) }),
+      handler: async ({ body, ctx }) => ({ user: await service(ctx).login(body.user) }),
     }),
     route({
       method: 'post',
@@ -33,7 +33,8 @@ export function usersRoutes(deps: UsersDeps): RouteDef[] {
       auth: 'none',
       body: NewUserRequest,
       success: { status: 201, description: 'The new user with a token', schema: UserResponse },
-      handler: async ({ body, ctx }) => ({ user: await service(ctx.state.em).register(body.user) }),
+      errors: [503],
+      handler: async ({ body, ctx }) => ({ user: await service(ctx).register(body.user) }),
     }),
     route({
       method: 'get',
@@ -55,7 +56,7 @@ export function usersRoutes(deps: UsersDeps): RouteDef[] {
       body: UpdateUserRequest,
       success: { status: 200, description: 'The updated user', schema: UserResponse },
       handler: async ({ body, user, token, ctx }) => ({
-        user: await service(ctx.state.em).update(user, token ?? '', body.user),
+        user: await service(ctx).update(user, token ?? '', body.user),
       }),
     }),
   ];

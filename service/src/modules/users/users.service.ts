@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { UnauthorizedError, ValidationError, type ErrorBody } from '../../errors.js';
+import { asAccount, authorize, type AppAbility } from '../auth/abilities.js';
 import type { Passwords } from './passwords.js';
 import type { Tokens } from './tokens.js';
 import { User } from './user.entity.js';
@@ -32,9 +33,11 @@ export class UsersService {
   constructor(
     private readonly em: EntityManager,
     private readonly deps: UsersDeps,
+    private readonly ability?: AppAbility,
   ) {}
 
   async register(input: { username: string; email: string; password: string }): Promise<UserDto> {
+    if (this.ability) authorize(this.ability, 'create', 'User', 'log out before registering');
     await this.assertAvailable(input);
     const user = this.em.create(User, {
       username: input.username,
@@ -50,7 +53,11 @@ export class UsersService {
    * still costs one (dummy) verification. A hash made with old parameters is upgraded in place.
    */
   async authenticate(input: { email: string; password: string }): Promise<User> {
-    const user = await this.em.findOne(User, { email: input.email }, { populate: ['passwordHash'] });
+    const user = await this.em.findOne(
+      User,
+      { email: input.email },
+      { populate: ['passwordHash'] },
+    );
     const ok = user
       ? await this.deps.passwords.verify(user.passwordHash, input.password)
       : await this.deps.passwords.verifyDummy(input.password);
@@ -73,6 +80,7 @@ export class UsersService {
     token: string,
     changes: { email?: string; username?: string; password?: string; bio?: string; image?: string },
   ): Promise<UserDto> {
+    if (this.ability) authorize(this.ability, 'update', asAccount({ id: user.id }));
     await this.assertAvailable(changes, user.id);
     const { password, ...rest } = changes;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));

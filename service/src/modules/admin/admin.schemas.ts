@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { pagination } from '../../http/schemas.js';
+import { ROLES } from '../users/user.entity.js';
+
+export const AdminUserSchema = z
+  .object({
+    id: z.number().int(),
+    username: z.string(),
+    email: z.string(),
+    role: z.enum(ROLES),
+    suspended: z.boolean(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'AdminUser' });
+
+export const AdminUserResponse = z
+  .object({ user: AdminUserSchema })
+  .meta({ id: 'AdminUserResponse' });
+
+export const AdminUsersResponse = z
+  .object({ users: z.array(AdminUserSchema), usersCount: z.number().int() })
+  .meta({ id: 'AdminUsersResponse' });
+
+export const ListUsersQuery = z.strictObject({
+  q: z.string().min(1).max(64).optional().meta({ description: 'Username or email contains' }),
+  role: z.enum(ROLES).optional(),
+  ...pagination,
+});
+
+export const ChangeRoleRequest = z
+  .object({ user: z.object({ role: z.enum(ROLES) }) })
+  .meta({ id: 'ChangeRoleRequest' });
+
+export const AuditEntrySchema = z
+  .object({
+    id: z.number().int(),
+    actor: z.string().nullable().meta({ description: 'Username of the actor' }),
+    action: z.string(),
+    targetType: z.string(),
+    targetId: z.string(),
+    before: z.record(z.string(), z.unknown()).nullable(),
+    after: z.record(z.string(), z.unknown()).nullable(),
+    requestId: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'AuditEntry' });
+
+export const AuditLogResponse = z
+  .object({ entries: z.array(AuditEntrySchema), entriesCount: z.number().int() })
+  .meta({ id: 'AuditLogResponse' });
+
+export const AuditLogQuery = z.strictObject({
+  action: z.string().min(1).max(64).optional(),
+  targetType: z.string().min(1).max(32).optional(),
+  targetId: z.string().min(1).max(64).optional(),
+  ...pagination,
+});
+
+export const MaintenanceSchema = z
+  .object({ maintenance: z.object({ writeFreeze: z.boolean() }) })
+  .meta({ id: 'Maintenance' });

@@ -125,7 +125,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
         'X-Request-Id',
         CSRF_HEADER,
       ],
-      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      exposeHeaders: [
+        'X-Request-Id',
+        'Retry-After',
+        'RateLimit-Limit',
+        'RateLimit-Remaining',
+        'RateLimit-Reset',
+      ],
       maxAge: 600,
       // Cookies only ever flow to allow-listed origins; with `*` the API is token-only cross-site.
       credentials: config.CORS_ORIGINS.trim() !== '*',

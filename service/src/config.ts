@@ -58,12 +58,20 @@ export const configSchema = z.object({
   JWT_PREVIOUS_SECRETS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().min(32, 'every previous secret must be at least 32 characters'))),
   JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 90).default(60 * 60 * 24 * 7),
   /** Public origin of the API (OIDC redirect URIs are built from it). */
   PUBLIC_URL: url(['http:', 'https:'], 'https://api.example.com').default('http://localhost:3000'),
-  SESSION_COOKIE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('plinth_session'),
+  SESSION_COOKIE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('plinth_session'),
   /** Send the session cookie only over HTTPS. Defaults to true when NODE_ENV=production. */
   SESSION_COOKIE_SECURE: bool.optional(),
   SESSION_SAMESITE: z.enum(['strict', 'lax']).default('lax'),

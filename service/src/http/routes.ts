@@ -49,7 +49,7 @@ export interface RouteDef<
   body?: B;
   success: { status: 200 | 201 | 204; description: string; schema?: z.ZodType };
   /** Error statuses beyond the ones derived from auth and input (401, 422, 400/413/415). */
-  errors?: (403 | 404 | 409 | 503)[];
+  errors?: (401 | 403 | 404 | 409 | 503)[];
   handler: (input: RouteInput<P, Q, B, A>) => Promise<unknown>;
 }
 

@@ -10,5 +10,8 @@ type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => 
  */
 export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261125120505_initial', class: Migration20261125120505_initial },
-  { name: 'Migration20261125122616_identity_and_access', class: Migration20261125122616_identity_and_access },
+  {
+    name: 'Migration20261125122616_identity_and_access',
+    class: Migration20261125122616_identity_and_access,
+  },
 ];

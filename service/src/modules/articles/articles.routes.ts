@@ -48,6 +48,7 @@ export function articlesRoutes(): RouteDef[] {
       auth: 'required',
       body: NewArticleRequest,
       success: { status: 201, description: 'The new article', schema: SingleArticleResponse },
+      errors: [403],
       handler: async ({ body, ctx }) => ({
         article: await new ArticlesService(ctx.state.em, actorOf(ctx)).create(body.article),
       }),
@@ -107,7 +108,7 @@ export function articlesRoutes(): RouteDef[] {
       auth: 'required',
       params: slug,
       success: { status: 200, description: 'The article', schema: SingleArticleResponse },
-      errors: [404],
+      errors: [403, 404],
       handler: async ({ params, ctx }) => ({
         article: await new ArticlesService(ctx.state.em, actorOf(ctx)).favorite(params.slug),
       }),
@@ -121,7 +122,7 @@ export function articlesRoutes(): RouteDef[] {
       auth: 'required',
       params: slug,
       success: { status: 200, description: 'The article', schema: SingleArticleResponse },
-      errors: [404],
+      errors: [403, 404],
       handler: async ({ params, ctx }) => ({
         article: await new ArticlesService(ctx.state.em, actorOf(ctx)).unfavorite(params.slug),
       }),

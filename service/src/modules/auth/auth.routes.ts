@@ -36,6 +36,7 @@ export function authRoutes(deps: UsersDeps & { sessions: Sessions }): RouteDef[]
       auth: 'none',
       body: LoginUserRequest,
       success: { status: 201, description: 'Session started', schema: SessionResponse },
+      errors: [401],
       handler: async ({ body, ctx }) => {
         const user = await users(ctx.state.em).authenticate(body.user);
         // Any session the browser had is dropped: a login always gets a new id (no fixation).

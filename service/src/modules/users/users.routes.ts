@@ -22,6 +22,7 @@ export function usersRoutes(deps: UsersDeps): RouteDef[] {
       auth: 'none',
       body: LoginUserRequest,
       success: { status: 200, description: 'The user with a fresh token', schema: UserResponse },
+      errors: [401],
       handler: async ({ body, ctx }) => ({ user: await service(ctx).login(body.user) }),
     }),
     route({

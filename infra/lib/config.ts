@@ -7,7 +7,8 @@
  *
  * Overrides, highest precedence first:
  *  - CDK context: `-c account=123456789012 -c region=eu-west-1 -c azs=eu-west-1a,eu-west-1b`,
- *    `-c domainName=api.example.com -c certificateArn=arn:aws:acm:... -c alarmEmail=ops@example.com`
+ *    `-c domainName=api.example.com -c certificateArn=arn:aws:acm:... -c alarmEmail=ops@example.com`,
+ *    `-c corsOrigins=https://app.example.com`
  *  - `CDK_DEFAULT_ACCOUNT` / `CDK_DEFAULT_REGION` (set by the CDK CLI from your AWS profile)
  *  - the per-environment defaults below.
  */
@@ -81,9 +82,29 @@ export interface ServiceConfig {
    * autocannon (req/s at the latency SLO) × 60 × 0.6 headroom; see docs/infra.md.
    */
   readonly requestsPerTargetPerMinute: number;
-  /** Run on Fargate Spot (interruptible; dev only). */
+  /**
+   * Run on Fargate Spot (~70 % cheaper, interruptible with a 2-minute warning). dev only: with one
+   * task a reclaim means a short outage until ECS places a replacement; prod forbids it.
+   */
   readonly spot: boolean;
 }
+
+/** Limits of the API's own Redis-backed rate limiter (`RATE_LIMIT_*`); always on, in every env. */
+export interface RateLimitConfig {
+  /** Requests per client IP per minute across the API (`RATE_LIMIT_PER_MINUTE`). */
+  readonly perMinute: number;
+  /** Login/registration/password requests per client IP per minute (`RATE_LIMIT_AUTH_PER_MINUTE`). */
+  readonly authPerMinute: number;
+  /** Failed logins per account per 15 minutes (`RATE_LIMIT_LOGIN_PER_ACCOUNT`). */
+  readonly loginPerAccount: number;
+}
+
+/** Defaults of {@link RateLimitConfig}: the service's own defaults. */
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = {
+  perMinute: 20_000,
+  authPerMinute: 30,
+  loginPerAccount: 10,
+};
 
 /** Fargate sizing and scaling for the Bull worker. */
 export interface WorkerConfig {
@@ -147,8 +168,32 @@ export interface PlinthConfig {
   readonly mail?: MailConfig;
   /** E-mail address subscribed to the alarm topic. @default undefined (topic without subscribers) */
   readonly alarmEmail?: string;
-  /** WAF rate-based rule: max requests per client IP per 5 minutes. */
+  /**
+   * Associate an AWS WAF web ACL (per-IP rate limit + AWS managed rule groups) with the ALB.
+   * Costs $5/ACL + $1/rule = $9/month plus $0.60 per million requests. Off in dev, where the API's
+   * own rate limiter (`rateLimit`) is the protection; prod requires it. Defaults: dev false,
+   * staging/prod true.
+   */
+  readonly wafEnabled: boolean;
+  /** WAF rate-based rule: max requests per client IP per 5 minutes (when `wafEnabled`). */
   readonly wafRateLimitPer5Min: number;
+  /** The API's rate limiter (`RATE_LIMIT_*`). @default {@link DEFAULT_RATE_LIMIT} */
+  readonly rateLimit: RateLimitConfig;
+  /** Allowed CORS origins, comma-separated, or `*` (`CORS_ORIGINS`). @default '*' */
+  readonly corsOrigins: string;
+  /**
+   * ECS Container Insights on the cluster (~30 custom metrics ≈ $9/month plus performance-log
+   * ingestion). The worker's backlog-per-task scaling divides by its `RunningTaskCount`, so without
+   * it the worker falls back to step scaling on the absolute `Plinth/QueueBacklog` (fine for dev's
+   * one or two workers). Defaults: dev false, staging/prod true; prod requires it.
+   */
+  readonly containerInsights: boolean;
+  /**
+   * Create the `JWT_PREVIOUS_SECRETS` secret (earlier signing keys that still verify tokens, so the
+   * JWT key rotates without logging anyone out; runbook in docs/infra.md). $0.40/month.
+   * Defaults: dev false, staging/prod true.
+   */
+  readonly jwtPreviousSecrets: boolean;
   /** CloudWatch Logs retention for app, flow and DB logs, days. */
   readonly logRetentionDays: number;
   /** Application log level (`LOG_LEVEL`). */
@@ -207,7 +252,7 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
       maxTasks: 2,
       cpuTargetPercent: 70,
       requestsPerTargetPerMinute: REQUESTS_PER_TARGET_PER_MINUTE,
-      spot: false,
+      spot: true,
     },
     worker: {
       cpu: 256,
@@ -218,7 +263,12 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
       cpuTargetPercent: 75,
       spotPercent: 100,
     },
+    wafEnabled: false,
     wafRateLimitPer5Min: 2000,
+    rateLimit: DEFAULT_RATE_LIMIT,
+    corsOrigins: '*',
+    containerInsights: false,
+    jwtPreviousSecrets: false,
     logRetentionDays: 7,
     logLevel: 'debug',
     exportsExpirationDays: 7,
@@ -264,7 +314,12 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
       cpuTargetPercent: 75,
       spotPercent: 100,
     },
+    wafEnabled: true,
     wafRateLimitPer5Min: 2000,
+    rateLimit: DEFAULT_RATE_LIMIT,
+    corsOrigins: '*',
+    containerInsights: true,
+    jwtPreviousSecrets: true,
     logRetentionDays: 30,
     logLevel: 'info',
     exportsExpirationDays: 14,
@@ -309,7 +364,12 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
       cpuTargetPercent: 75,
       spotPercent: 50,
     },
+    wafEnabled: true,
     wafRateLimitPer5Min: 2000,
+    rateLimit: DEFAULT_RATE_LIMIT,
+    corsOrigins: '*',
+    containerInsights: true,
+    jwtPreviousSecrets: true,
     logRetentionDays: 90,
     logLevel: 'info',
     exportsExpirationDays: 30,
@@ -362,6 +422,7 @@ export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
   const domainName = str(ctx('domainName'));
   const certificateArn = str(ctx('certificateArn'));
   const alarmEmail = str(ctx('alarmEmail'));
+  const corsOrigins = str(ctx('corsOrigins'));
   const config: PlinthConfig = {
     ...base,
     account: str(ctx('account')) ?? str(env.CDK_DEFAULT_ACCOUNT) ?? DEFAULT_ACCOUNTS[envName],
@@ -371,6 +432,7 @@ export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
       ? { domain: { domainName: domainName ?? '', certificateArn: certificateArn ?? '' } }
       : {}),
     ...(alarmEmail ? { alarmEmail } : {}),
+    ...(corsOrigins ? { corsOrigins } : {}),
   };
   validateConfig(config);
   return config;
@@ -488,6 +550,25 @@ export function validateConfig(c: PlinthConfig): void {
     p.push('worker.spotPercent must be 0–100');
   }
   if (c.worker.backlogPerTaskTarget <= 0) p.push('worker.backlogPerTaskTarget must be > 0');
+  if (c.envName === 'prod' && !c.wafEnabled) {
+    p.push('prod requires wafEnabled: true (AWS WAF in front of the public ALB)');
+  }
+  if (c.envName === 'prod' && !c.containerInsights) {
+    p.push('prod requires containerInsights: true (worker scaling on backlog per running task)');
+  }
+  const rl = c.rateLimit;
+  for (const [key, value, max] of [
+    ['perMinute', rl.perMinute, 10_000_000],
+    ['authPerMinute', rl.authPerMinute, 1_000_000],
+    ['loginPerAccount', rl.loginPerAccount, 1_000_000],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      p.push(`rateLimit.${key} must be an integer 1–${max.toLocaleString('en-US')}`);
+    }
+  }
+  if (c.corsOrigins.trim() === '' || /\s/.test(c.corsOrigins)) {
+    p.push('corsOrigins must be "*" or comma-separated origins without spaces');
+  }
   if (c.wafRateLimitPer5Min < 10 || c.wafRateLimitPer5Min > 2_000_000_000) {
     p.push('wafRateLimitPer5Min must be between 10 and 2,000,000,000 (AWS WAF limits)');
   }

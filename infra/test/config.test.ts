@@ -73,6 +73,38 @@ describe('loadConfig', () => {
     expect(failure(() => load({ alarmEmail: 'not-an-address' }))).toContain('alarmEmail');
   });
 
+  it('has cost-driving features per environment with documented defaults', () => {
+    const [dev, staging, prod] = [
+      load({ env: 'dev' }),
+      load({ env: 'staging' }),
+      load({ env: 'prod' }),
+    ];
+    expect(dev).toMatchObject({
+      wafEnabled: false,
+      containerInsights: false,
+      jwtPreviousSecrets: false,
+      service: { spot: true, cpu: 256, memoryMiB: 512 },
+      network: { natType: 'instance', interfaceEndpoints: false },
+      database: { instanceType: 't4g.micro', multiAz: false, allocatedStorageGiB: 20 },
+      redis: { nodeType: 'cache.t4g.micro', replicas: 0, sharedCacheAndQueue: true },
+    });
+    for (const c of [staging, prod]) {
+      expect(c).toMatchObject({
+        wafEnabled: true,
+        containerInsights: true,
+        jwtPreviousSecrets: true,
+        service: { spot: false },
+      });
+    }
+    for (const c of [dev, staging, prod]) {
+      expect(c.rateLimit).toEqual({ perMinute: 20000, authPerMinute: 30, loginPerAccount: 10 });
+      expect(c.corsOrigins).toBe('*');
+    }
+    expect(load({ corsOrigins: 'https://app.example.com' }).corsOrigins).toBe(
+      'https://app.example.com',
+    );
+  });
+
   it('reports every problem at once', () => {
     const message = failure(() => load({ account: 'x', alarmEmail: 'y' }));
     expect(message.split('\n  - ')).toHaveLength(3);
@@ -121,6 +153,20 @@ describe('validateConfig rules', () => {
     expect(await check({ service: { ...prod.service, cpu: 300 } })).toContain('not a Fargate size');
     expect(await check({ service: { ...prod.service, memoryMiB: 512 } })).toContain(
       'memoryMiB 512 is invalid for cpu 512',
+    );
+  });
+
+  it('keeps WAF and Container Insights on in prod', async () => {
+    expect(await check({ wafEnabled: false })).toContain('prod requires wafEnabled');
+    expect(await check({ containerInsights: false })).toContain('prod requires containerInsights');
+  });
+
+  it('validates the API rate limits and CORS origins', async () => {
+    expect(await check({ rateLimit: { ...prod.rateLimit, authPerMinute: 0 } })).toContain(
+      'rateLimit.authPerMinute',
+    );
+    expect(await check({ corsOrigins: 'https://a.example, https://b.example' })).toContain(
+      'corsOrigins',
     );
   });
 

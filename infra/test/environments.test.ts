@@ -19,6 +19,20 @@ const envs: Record<EnvName, Synthesized> = {
 };
 const names = Object.keys(envs) as EnvName[];
 
+/** Environment variables of the API container. */
+function apiEnvironment(env: Synthesized): Record<string, unknown> {
+  const [, task] = Object.entries(env.app.findResources('AWS::ECS::TaskDefinition')).find(([id]) =>
+    id.startsWith('ApiTask'),
+  ) ?? ['', undefined];
+  const container = (
+    task?.Properties.ContainerDefinitions as {
+      Name: string;
+      Environment: { Name: string; Value: unknown }[];
+    }[]
+  ).find((c) => c.Name === 'App');
+  return Object.fromEntries((container?.Environment ?? []).map((e) => [e.Name, e.Value]));
+}
+
 /**
  * Renaming or moving any of these constructs would make CloudFormation REPLACE the resource,
  * i.e. create an empty database / cache / bucket / key. Change only with a migration plan.
@@ -50,6 +64,7 @@ const PINNED: Record<string, Record<EnvName, string[]>> = {
       [
         'DatabaseAppUserSecret9C33AA81',
         'JwtSecretB8834B39',
+        ...(env === 'dev' ? [] : ['JwtPreviousSecrets53A8B206']),
         {
           dev: 'PlinthdevDataDatabasePrimarySecret9D8156F73fdaad7efa858a3daf9490cf0a702aeb',
           staging: 'PlinthstagingDataDatabasePrimarySecretAE3A5FE43fdaad7efa858a3daf9490cf0a702aeb',
@@ -194,25 +209,134 @@ describe('per-environment differences', () => {
     });
   });
 
-  it('dev: API on demand, worker entirely on Fargate Spot; prod: worker keeps an on-demand base', () => {
+  it('dev: API and worker entirely on Fargate Spot; prod: API on demand, worker keeps an on-demand base', () => {
     const strategies = (env: Synthesized) =>
       Object.values(env.app.findResources('AWS::ECS::Service')).map(
         (s) => (s.Properties as { CapacityProviderStrategy: unknown }).CapacityProviderStrategy,
       );
     expect(strategies(envs.dev)).toEqual(
       expect.arrayContaining([
-        [{ CapacityProvider: 'FARGATE', Weight: 1 }],
+        [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }],
         [{ CapacityProvider: 'FARGATE_SPOT', Weight: 100 }],
       ]),
     );
     expect(strategies(envs.prod)).toEqual(
       expect.arrayContaining([
+        [{ CapacityProvider: 'FARGATE', Weight: 1 }],
         [
           { CapacityProvider: 'FARGATE', Weight: 50, Base: 1 },
           { CapacityProvider: 'FARGATE_SPOT', Weight: 50 },
         ],
       ]),
     );
+  });
+
+  it('staging and prod associate a WAF web ACL with the ALB; dev relies on the app rate limiter', () => {
+    for (const env of [envs.staging, envs.prod]) {
+      expect(env.config.wafEnabled).toBe(true);
+      env.app.resourceCountIs('AWS::WAFv2::WebACL', 1);
+      const [lbId] = logicalIds(env.app, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      env.app.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+        ResourceArn: { Ref: lbId },
+      });
+    }
+    expect(envs.dev.config.wafEnabled).toBe(false);
+    envs.dev.app.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    envs.dev.app.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+    // dev's protection: the API's Redis-backed limiter, configured per environment.
+    expect(apiEnvironment(envs.dev)).toMatchObject({
+      RATE_LIMIT_PER_MINUTE: '20000',
+      RATE_LIMIT_AUTH_PER_MINUTE: '30',
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: '10',
+    });
+  });
+
+  it('staging and prod: Container Insights and backlog-per-task metric math for the worker', () => {
+    for (const env of [envs.staging, envs.prod]) {
+      env.app.hasResourceProperties('AWS::ECS::Cluster', {
+        ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+      });
+      env.app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+          CustomizedMetricSpecification: {
+            Metrics: Match.arrayWith([
+              Match.objectLike({ Expression: 'IF(tasks > 0, backlog / tasks, backlog)' }),
+            ]),
+          },
+        }),
+      });
+      env.app.resourcePropertiesCountIs(
+        'AWS::ApplicationAutoScaling::ScalingPolicy',
+        { PolicyType: 'StepScaling' },
+        0,
+      );
+    }
+  });
+
+  it('dev: no Container Insights; the worker steps on Plinth/QueueBacklog between 1 and 2 tasks', () => {
+    envs.dev.app.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'disabled' }],
+    });
+    expect(JSON.stringify(envs.dev.app.toJSON())).not.toContain('ECS/ContainerInsights');
+    const workerTarget = Object.entries(
+      envs.dev.app.findResources('AWS::ApplicationAutoScaling::ScalableTarget'),
+    ).find(([id]) => id.startsWith('WorkerService'));
+    expect(workerTarget?.[1].Properties).toMatchObject({ MinCapacity: 1, MaxCapacity: 2 });
+    const target = envs.dev.config.worker.backlogPerTaskTarget;
+    const steps = Object.values(
+      envs.dev.app.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', {
+        Properties: { PolicyType: 'StepScaling' },
+      }),
+    ).map((p) => {
+      const c = p.Properties.StepScalingPolicyConfiguration as {
+        AdjustmentType: string;
+        StepAdjustments: { ScalingAdjustment: number }[];
+      };
+      expect(p.Properties.ScalingTargetId).toEqual({ Ref: workerTarget?.[0] });
+      expect(c.AdjustmentType).toBe('ChangeInCapacity');
+      return c.StepAdjustments.map((a) => a.ScalingAdjustment);
+    });
+    expect(steps.sort()).toEqual([[-1], [1]]);
+    // Both step alarms watch the worker-published backlog: scale out at ≥ target, in at ≤ target/2.
+    for (const [threshold, operator] of [
+      [target, 'GreaterThanOrEqualToThreshold'],
+      [Math.floor(target / 2), 'LessThanOrEqualToThreshold'],
+    ] as const) {
+      envs.dev.app.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Plinth',
+        MetricName: 'QueueBacklog',
+        Dimensions: [{ Name: 'Environment', Value: 'dev' }],
+        Threshold: threshold,
+        ComparisonOperator: operator,
+        AlarmActions: [
+          { Ref: Match.stringLikeRegexp('^WorkerServiceTaskCountTargetBacklogSteps') },
+        ],
+      });
+    }
+    // The "no worker running" alarm uses the free AWS/ECS metric, missing = breaching.
+    envs.dev.app.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/ECS',
+      MetricName: 'CPUUtilization',
+      Statistic: 'SampleCount',
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('dev: PUBLIC_URL is the plain-HTTP ALB address and the session cookie is not Secure', () => {
+    const env = apiEnvironment(envs.dev);
+    const [lbId] = logicalIds(envs.dev.app, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    expect(env.PUBLIC_URL).toEqual({
+      'Fn::Join': ['', ['http://', { 'Fn::GetAtt': [lbId, 'DNSName'] }]],
+    });
+    expect(env).toMatchObject({
+      SESSION_COOKIE_SECURE: 'false',
+      TRUST_PROXY: 'true',
+      CORS_ORIGINS: '*',
+    });
+    expect(JSON.stringify(envs.dev.app.toJSON())).not.toContain('JWT_PREVIOUS_SECRETS');
   });
 
   it('without a domain the ALB serves plain HTTP only', () => {

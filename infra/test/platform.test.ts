@@ -126,6 +126,12 @@ describe('API service', () => {
       DATABASE_SSL: 'require',
       SHUTDOWN_TIMEOUT_MS: '25000',
       S3_BUCKET: 'plinth-prod-uploads-333333333333-us-east-1',
+      PUBLIC_URL: 'https://api.example.com',
+      SESSION_COOKIE_SECURE: 'true',
+      CORS_ORIGINS: config.corsOrigins,
+      RATE_LIMIT_PER_MINUTE: String(config.rateLimit.perMinute),
+      RATE_LIMIT_AUTH_PER_MINUTE: String(config.rateLimit.authPerMinute),
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: String(config.rateLimit.loginPerAccount),
     });
     expect(JSON.stringify(env.DATABASE_URL)).toMatch(/postgres:\/\//);
     expect(JSON.stringify(env.REDIS_URL)).toContain('rediss://');
@@ -134,10 +140,13 @@ describe('API service', () => {
     expect(container.Secrets?.map((s) => s.Name).sort()).toEqual([
       'DATABASE_PASSWORD',
       'DATABASE_USER',
+      'JWT_PREVIOUS_SECRETS',
       'JWT_SECRET',
       'REDIS_AUTH_TOKEN',
     ]);
     expect(JSON.stringify(container.Secrets)).toContain(':username::');
+    const previous = container.Secrets?.find((s) => s.Name === 'JWT_PREVIOUS_SECRETS');
+    expect(JSON.stringify(previous?.ValueFrom)).toContain('JwtPreviousSecrets');
   });
 
   it('uses a circuit breaker with rollback, ECS Exec and zero-downtime deployments', () => {

@@ -41,10 +41,24 @@ export function runningTaskCount(service: ecs.BaseService): cw.Metric {
   });
 }
 
+/**
+ * Running-task signal of a service without Container Insights: the free `AWS/ECS` CPUUtilization,
+ * which ECS reports only while the service has RUNNING tasks — its SampleCount is ≥ 1 when at
+ * least one task runs and the metric is missing when none does.
+ */
+export function taskPresence(service: ecs.BaseService): cw.Metric {
+  return service.metricCpuUtilization({ statistic: 'SampleCount', period: Duration.minutes(1) });
+}
+
 /** Props for {@link Observability}. */
 export interface ObservabilityProps {
   /** Environment name (dashboard name and metric dimension). */
   readonly envName: string;
+  /**
+   * Whether the cluster has Container Insights; without it, task counts come from
+   * {@link taskPresence}. @default true
+   */
+  readonly containerInsights?: boolean;
   /** Subscribed to the alarm topic when set. @default no subscription */
   readonly alarmEmail?: string;
   /** The API load balancer. */
@@ -90,6 +104,9 @@ export class Observability extends Construct {
     super(scope, id);
     const oneMin = Duration.minutes(1);
     const fiveMin = Duration.minutes(5);
+    const insights = props.containerInsights ?? true;
+    const tasksOf = (service: ecs.BaseService) =>
+      insights ? runningTaskCount(service) : taskPresence(service);
 
     this.topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `Plinth ${props.envName} alarms`,
@@ -177,7 +194,7 @@ export class Observability extends Construct {
         evaluationPeriods: 3,
       });
     }
-    alarm('WorkerNoRunningTasks', runningTaskCount(props.workerService), {
+    alarm('WorkerNoRunningTasks', tasksOf(props.workerService), {
       alarmDescription: 'No worker task running for 5 minutes: jobs are not processed',
       threshold: 1,
       comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -319,9 +336,9 @@ export class Observability extends Construct {
             props.apiService.metricMemoryUtilization({ label: 'api' }),
             props.workerService.metricMemoryUtilization({ label: 'worker' }),
           ]),
-          graph('Running tasks', [
-            runningTaskCount(props.apiService).with({ label: 'api' }),
-            runningTaskCount(props.workerService).with({ label: 'worker' }),
+          graph(insights ? 'Running tasks' : 'Tasks reporting (≥ 1 = running)', [
+            tasksOf(props.apiService).with({ label: 'api' }),
+            tasksOf(props.workerService).with({ label: 'worker' }),
           ]),
         ],
         [

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import type * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import { CfnScalingPolicy } from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -15,6 +15,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import type { Construct } from 'constructs';
+import type { PlinthConfig } from '../config.js';
 import { PlinthStack } from './plinth-stack.js';
 import type { PlinthStackProps } from './plinth-stack.js';
 import { APP_USERNAME, DATABASE_NAME } from '../constructs/database.js';
@@ -23,6 +24,7 @@ import {
   APP_METRICS_NAMESPACE,
   Observability,
   QUEUE_BACKLOG_METRIC,
+  appMetric,
   runningTaskCount,
 } from '../constructs/observability.js';
 import { ApiWebAcl } from '../constructs/web-acl.js';
@@ -108,10 +110,18 @@ export class AppStack extends PlinthStack {
     // ---------------------------------------------------------------- cluster and image
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      containerInsightsV2: config.containerInsights
+        ? ecs.ContainerInsights.ENABLED
+        : ecs.ContainerInsights.DISABLED,
       enableFargateCapacityProviders: true,
       executeCommandConfiguration: { logging: ecs.ExecuteCommandLogging.DEFAULT },
     });
+    if (!config.containerInsights) {
+      Validations.of(this.cluster).acknowledge({
+        id: 'AwsSolutions-ECS4',
+        reason: `Container Insights (~$9/month of custom metrics) is off in ${config.envName} to meet the cost target; the free AWS/ECS CPU/memory metrics and the app's own metrics remain, and the worker scales on the absolute queue backlog. prod config requires it.`,
+      });
+    }
 
     const image = new ecrAssets.DockerImageAsset(this, 'Image', {
       directory: props.imageDirectory ?? REPO_ROOT,
@@ -186,7 +196,7 @@ export class AppStack extends PlinthStack {
 
     // ---------------------------------------------------------------- API task
     const apiTask = taskDefinition('Api', config.service.cpu, config.service.memoryMiB);
-    apiTask.addContainer(APP_CONTAINER, {
+    const apiContainer = apiTask.addContainer(APP_CONTAINER, {
       image: appImage,
       command: ['service'],
       essential: true,
@@ -197,6 +207,11 @@ export class AppStack extends PlinthStack {
         TRUST_PROXY: 'true',
         SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
         RDS_PRIMARY_INSTANCE_ID: db.primary.instanceIdentifier,
+        // PUBLIC_URL and SESSION_COOKIE_SECURE are added once the listener (HTTP/HTTPS) is known.
+        CORS_ORIGINS: config.corsOrigins,
+        RATE_LIMIT_PER_MINUTE: String(config.rateLimit.perMinute),
+        RATE_LIMIT_AUTH_PER_MINUTE: String(config.rateLimit.authPerMinute),
+        RATE_LIMIT_LOGIN_PER_ACCOUNT: String(config.rateLimit.loginPerAccount),
       },
       secrets: commonSecrets(db.appSecret),
       portMappings: [
@@ -215,6 +230,12 @@ export class AppStack extends PlinthStack {
       }),
     );
     const apiSg = securityGroup('Api', 'Plinth API tasks');
+    if (data.jwtPreviousSecrets) {
+      apiContainer.addSecret(
+        'JWT_PREVIOUS_SECRETS',
+        ecs.Secret.fromSecretsManager(data.jwtPreviousSecrets),
+      );
+    }
 
     // ---------------------------------------------------------------- worker task
     const workerTask = taskDefinition('Worker', config.worker.cpu, config.worker.memoryMiB);
@@ -293,8 +314,9 @@ export class AppStack extends PlinthStack {
     this.loadBalancer.logAccessLogs(data.logsBucket, `alb-${config.envName}`);
     Validations.of(albSg).acknowledge({
       id: 'AwsSolutions-EC23',
-      reason:
-        'Public API load balancer: ports 80/443 must be reachable from anywhere; AWS WAF filters requests.',
+      reason: config.wafEnabled
+        ? 'Public API load balancer: ports 80/443 must be reachable from anywhere; AWS WAF filters requests.'
+        : 'Public API load balancer: ports 80/443 must be reachable from anywhere; in this env (wafEnabled=false) the API rate limiter is the protection.',
     });
 
     const targetGroup = new elbv2.ApplicationTargetGroup(this, 'ApiTargets', {
@@ -355,11 +377,18 @@ export class AppStack extends PlinthStack {
       this.apiUrl = `http://${this.loadBalancer.loadBalancerDnsName}`;
     }
 
-    new ApiWebAcl(this, 'Waf', {
-      name: `plinth-${config.envName}`,
-      loadBalancerArn: this.loadBalancer.loadBalancerArn,
-      rateLimitPer5Min: config.wafRateLimitPer5Min,
-    });
+    // The app builds OIDC redirect URIs from PUBLIC_URL; the session cookie is Secure only when
+    // clients reach the ALB over HTTPS (the HTTP-only dev ALB would never get the cookie back).
+    apiContainer.addEnvironment('PUBLIC_URL', this.apiUrl);
+    apiContainer.addEnvironment('SESSION_COOKIE_SECURE', config.domain ? 'true' : 'false');
+
+    if (config.wafEnabled) {
+      new ApiWebAcl(this, 'Waf', {
+        name: `plinth-${config.envName}`,
+        loadBalancerArn: this.loadBalancer.loadBalancerArn,
+        rateLimitPer5Min: config.wafRateLimitPer5Min,
+      });
+    }
 
     // ---------------------------------------------------------------- services
     this.apiService = new ecs.FargateService(this, 'ApiService', {
@@ -424,8 +453,97 @@ export class AppStack extends PlinthStack {
       minCapacity: config.worker.minTasks,
       maxCapacity: config.worker.maxTasks,
     });
+    if (config.containerInsights) {
+      this.scaleWorkerOnBacklogPerTask(workerScaling, config.envName, config.worker);
+    } else {
+      // Without Container Insights there is no RunningTaskCount to divide by: step scaling on the
+      // absolute backlog instead. Add a task while the backlog is at or above one task's target for
+      // 3 minutes, remove one while it is at most half of it (hysteresis). No CPU target tracking
+      // next to it: step and target-tracking policies are not coordinated and would fight.
+      const target = config.worker.backlogPerTaskTarget;
+      workerScaling.scaleOnMetric('BacklogSteps', {
+        metric: appMetric(QUEUE_BACKLOG_METRIC, config.envName, 'Maximum'),
+        scalingSteps: [
+          { upper: Math.floor(target / 2), change: -1 },
+          { lower: target, change: +1 },
+        ],
+        adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+        evaluationPeriods: 3,
+        cooldown: Duration.minutes(3),
+      });
+    }
+
+    // ---------------------------------------------------------------- migrations on deploy
+    this.migrations = new MigrationRunner(this, 'MigrationRunner', {
+      cluster: this.cluster,
+      taskDefinition: migrateTask,
+      subnets: vpc.selectSubnets(privateSubnets).subnets,
+      securityGroup: migrateSg,
+      imageVersion: image.assetHash,
+      logRetention: retention,
+    });
+    // Neither service is created/updated until the schema matches the new image.
+    this.migrations.runBefore(this.apiService, this.workerService);
+
+    // ---------------------------------------------------------------- mail
+    if (config.mail) {
+      const identity = new ses.EmailIdentity(this, 'MailIdentity', {
+        identity: ses.Identity.domain(config.mail.domain),
+      });
+      identity.dkimRecords.forEach((record, i) => {
+        new CfnOutput(this, `DkimRecord${i + 1}`, {
+          value: `${record.name} CNAME ${record.value}`,
+          description: 'Add to DNS to verify the SES domain identity',
+        });
+      });
+    }
+
+    // ---------------------------------------------------------------- observability
+    this.observability = new Observability(this, 'Observability', {
+      envName: config.envName,
+      containerInsights: config.containerInsights,
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+      loadBalancer: this.loadBalancer,
+      targetGroup,
+      apiService: this.apiService,
+      apiMinTasks: config.service.minTasks,
+      workerService: this.workerService,
+      worker: config.worker,
+      dbPrimary: db.primary,
+      dbReplicas: db.replicas,
+      dbAllocatedStorageGiB: config.database.allocatedStorageGiB,
+      dbMaxConnections: config.database.maxConnectionsAlarm,
+      queueRedis: data.queueRedis,
+      cacheRedis: data.cacheRedis,
+    });
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.apiUrl,
+      description: 'Base URL of the Plinth API',
+    });
+    new CfnOutput(this, 'LoadBalancerDns', { value: this.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
+    new CfnOutput(this, 'MigrateTaskDefinition', {
+      value: migrateTask.taskDefinitionArn,
+      description: 'Run by hand: aws ecs run-task --task-definition <this> ... (docs/infra.md)',
+    });
+
+    this.acknowledgeFindings(uploads.bucketArn, { apiTask, workerTask, migrateTask });
+  }
+
+  /**
+   * Target tracking on backlog per running task (metric math: `Plinth/QueueBacklog` divided by the
+   * Container Insights `RunningTaskCount`) plus a CPU target-tracking safety net; ECS scales out if
+   * either asks and in only if both agree.
+   */
+  private scaleWorkerOnBacklogPerTask(
+    workerScaling: ecs.ScalableTaskCount,
+    envName: string,
+    worker: PlinthConfig['worker'],
+  ): void {
     workerScaling.scaleOnCpuUtilization('CpuSafetyNet', {
-      targetUtilizationPercent: config.worker.cpuTargetPercent,
+      targetUtilizationPercent: worker.cpuTargetPercent,
       scaleInCooldown: Duration.minutes(5),
       scaleOutCooldown: Duration.minutes(1),
     });
@@ -434,11 +552,11 @@ export class AppStack extends PlinthStack {
     const workerTarget = workerScaling.node.findChild('Target') as appscaling.ScalableTarget;
     const tasks = runningTaskCount(this.workerService);
     new CfnScalingPolicy(this, 'WorkerBacklogPerTaskScaling', {
-      policyName: `plinth-${config.envName}-worker-backlog-per-task`,
+      policyName: `plinth-${envName}-worker-backlog-per-task`,
       policyType: 'TargetTrackingScaling',
       scalingTargetId: workerTarget.scalableTargetId,
       targetTrackingScalingPolicyConfiguration: {
-        targetValue: config.worker.backlogPerTaskTarget,
+        targetValue: worker.backlogPerTaskTarget,
         scaleInCooldown: 300,
         scaleOutCooldown: 60,
         customizedMetricSpecification: {
@@ -451,7 +569,7 @@ export class AppStack extends PlinthStack {
                 metric: {
                   namespace: APP_METRICS_NAMESPACE,
                   metricName: QUEUE_BACKLOG_METRIC,
-                  dimensions: [{ name: 'Environment', value: config.envName }],
+                  dimensions: [{ name: 'Environment', value: envName }],
                 },
                 stat: 'Average',
               },
@@ -482,63 +600,6 @@ export class AppStack extends PlinthStack {
         },
       },
     });
-
-    // ---------------------------------------------------------------- migrations on deploy
-    this.migrations = new MigrationRunner(this, 'MigrationRunner', {
-      cluster: this.cluster,
-      taskDefinition: migrateTask,
-      subnets: vpc.selectSubnets(privateSubnets).subnets,
-      securityGroup: migrateSg,
-      imageVersion: image.assetHash,
-      logRetention: retention,
-    });
-    // Neither service is created/updated until the schema matches the new image.
-    this.migrations.runBefore(this.apiService, this.workerService);
-
-    // ---------------------------------------------------------------- mail
-    if (config.mail) {
-      const identity = new ses.EmailIdentity(this, 'MailIdentity', {
-        identity: ses.Identity.domain(config.mail.domain),
-      });
-      identity.dkimRecords.forEach((record, i) => {
-        new CfnOutput(this, `DkimRecord${i + 1}`, {
-          value: `${record.name} CNAME ${record.value}`,
-          description: 'Add to DNS to verify the SES domain identity',
-        });
-      });
-    }
-
-    // ---------------------------------------------------------------- observability
-    this.observability = new Observability(this, 'Observability', {
-      envName: config.envName,
-      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
-      loadBalancer: this.loadBalancer,
-      targetGroup,
-      apiService: this.apiService,
-      apiMinTasks: config.service.minTasks,
-      workerService: this.workerService,
-      worker: config.worker,
-      dbPrimary: db.primary,
-      dbReplicas: db.replicas,
-      dbAllocatedStorageGiB: config.database.allocatedStorageGiB,
-      dbMaxConnections: config.database.maxConnectionsAlarm,
-      queueRedis: data.queueRedis,
-      cacheRedis: data.cacheRedis,
-    });
-
-    new CfnOutput(this, 'ApiUrl', {
-      value: this.apiUrl,
-      description: 'Base URL of the Plinth API',
-    });
-    new CfnOutput(this, 'LoadBalancerDns', { value: this.loadBalancer.loadBalancerDnsName });
-    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
-    new CfnOutput(this, 'MigrateTaskDefinition', {
-      value: migrateTask.taskDefinitionArn,
-      description: 'Run by hand: aws ecs run-task --task-definition <this> ... (docs/infra.md)',
-    });
-
-    this.acknowledgeFindings(uploads.bucketArn, { apiTask, workerTask, migrateTask });
   }
 
   private acknowledgeFindings(

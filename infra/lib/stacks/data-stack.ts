@@ -43,6 +43,12 @@ export class DataStack extends PlinthStack {
   public readonly redisAuthToken: secretsmanager.Secret;
   /** HS256 signing secret for the API's JWTs (`JWT_SECRET`). */
   public readonly jwtSecret: secretsmanager.Secret;
+  /**
+   * Earlier JWT signing keys that still verify tokens (`JWT_PREVIOUS_SECRETS`, comma-separated),
+   * present when `jwtPreviousSecrets` is configured. Created with a random value nobody holds, so
+   * it verifies nothing until the rotation runbook (docs/infra.md) puts the old key into it.
+   */
+  public readonly jwtPreviousSecrets?: secretsmanager.Secret;
   /** SES SMTP credentials (`username`, `password`), present when mail is configured. */
   public readonly smtpSecret?: secretsmanager.Secret;
 
@@ -177,6 +183,20 @@ export class DataStack extends PlinthStack {
       reason:
         'Rotating the JWT signing key invalidates every issued token at once; it is rotated deliberately (new secret version + rolling deploy) as described in docs/infra.md.',
     });
+
+    if (config.jwtPreviousSecrets) {
+      this.jwtPreviousSecrets = new secretsmanager.Secret(this, 'JwtPreviousSecrets', {
+        description: `Plinth ${config.envName} earlier JWT secrets, comma-separated (JWT_PREVIOUS_SECRETS); see the rotation runbook in docs/infra.md`,
+        // No punctuation, so never a comma: the initial value is one random, unused key.
+        generateSecretString: { passwordLength: 64, excludePunctuation: true },
+        removalPolicy,
+      });
+      Validations.of(this.jwtPreviousSecrets).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Holds the previous JWT signing key(s) during a deliberate key rotation (docs/infra.md runbook); a generated value would defeat its purpose.',
+      });
+    }
 
     if (config.mail) {
       this.smtpSecret = new secretsmanager.Secret(this, 'SmtpSecret', {

@@ -25,6 +25,26 @@ export default tseslint.config(
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
       eqeqeq: ['error', 'smart'],
+      // Parameterized queries only: SQL handed to the database must be a constant (values go in
+      // the parameter array or MikroORM's `sql` tagged template), never built from strings.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'CallExpression[callee.property.name=/^(execute|raw|query|unsafe)$/] > TemplateLiteral.arguments:first-child[expressions.length>0]',
+          message: 'Build SQL with parameters (?, params) or the sql`` tag, not template strings.',
+        },
+        {
+          selector:
+            "CallExpression[callee.property.name=/^(execute|raw|query|unsafe)$/] > BinaryExpression.arguments:first-child[operator='+']",
+          message: 'Build SQL with parameters (?, params) or the sql`` tag, not concatenation.',
+        },
+        {
+          selector:
+            "CallExpression[callee.name='raw'] > :matches(TemplateLiteral[expressions.length>0], BinaryExpression[operator='+']).arguments:first-child",
+          message: 'Build SQL with parameters (?, params) or the sql`` tag, not string building.',
+        },
+      ],
       'no-console': 'off',
     },
   },

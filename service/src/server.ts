@@ -4,8 +4,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createApp } from './app.js';
-import { databaseTarget, loadConfig } from './config.js';
-import { connectOrm } from './db/orm.js';
+import { loadConfig } from './config.js';
+import { connectReachableOrm } from './db/orm.js';
 import { runMain } from './main-util.js';
 import type { Lifecycle } from './modules/health/health.routes.js';
 import { connectRedis, createRedis } from './redis.js';
@@ -23,16 +23,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 await runMain('service', async (logger) => {
   const config = loadConfig();
   logger.level = config.LOG_LEVEL;
-  const orm = await connectOrm(config, logger);
-  try {
-    await orm.em.getConnection().execute('select 1');
-  } catch (err) {
-    await orm.close(true);
-    throw new Error(
-      `cannot connect to the database in DATABASE_URL (${databaseTarget(config)}): ` +
-        `${(err as Error).message}. Check DATABASE_URL, that PostgreSQL is running, and the credentials.`,
-    );
-  }
+  const orm = await connectReachableOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);
 
@@ -42,11 +33,6 @@ await runMain('service', async (logger) => {
   // Longer than the load balancer's idle timeout (60 s) so it never reuses a closed connection.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  await listen(server, config.PORT, config.HOST);
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  logger.info({ port, env: config.APP_ENV }, `service listening on http://${config.HOST}:${port}`);
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -70,6 +56,12 @@ await runMain('service', async (logger) => {
     logger.info('shutdown complete');
     process.exit(0);
   };
+  // Handlers first: a SIGTERM that arrives right after 'listening' must already drain.
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await listen(server, config.PORT, config.HOST);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  logger.info({ port, env: config.APP_ENV }, `service listening on http://${config.HOST}:${port}`);
 });

@@ -2,8 +2,8 @@
  * `worker` process: runs the Bull processors and repeatable jobs. On SIGTERM/SIGINT stops taking
  * jobs, lets active ones finish within WORKER_SHUTDOWN_TIMEOUT_MS, closes pools and exits 0.
  */
-import { databaseTarget, loadConfig } from '../../service/src/config.js';
-import { connectOrm } from '../../service/src/db/orm.js';
+import { loadConfig } from '../../service/src/config.js';
+import { connectReachableOrm } from '../../service/src/db/orm.js';
 import { runMain } from '../../service/src/main-util.js';
 import { loadWorkerConfig } from './config.js';
 import { startWorker } from './worker.js';
@@ -12,30 +12,12 @@ await runMain('worker', async (logger) => {
   const config = loadConfig();
   const workerConfig = loadWorkerConfig();
   logger.level = config.LOG_LEVEL;
-  const orm = await connectOrm(config, logger);
-  try {
-    await orm.em.getConnection().execute('select 1');
-  } catch (err) {
-    await orm.close(true);
-    throw new Error(
-      `cannot connect to the database in DATABASE_URL (${databaseTarget(config)}): ` +
-        `${(err as Error).message}. Check DATABASE_URL, that PostgreSQL is running, and the credentials.`,
-    );
-  }
+  const orm = await connectReachableOrm(config, logger);
 
   const worker = await startWorker(
     { config, orm, logger },
     { concurrency: workerConfig.WORKER_CONCURRENCY },
   );
-  logger.info(
-    {
-      queues: worker.queues.map((q) => q.name),
-      concurrency: workerConfig.WORKER_CONCURRENCY,
-      env: config.APP_ENV,
-    },
-    'worker ready',
-  );
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -56,4 +38,12 @@ await runMain('worker', async (logger) => {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  logger.info(
+    {
+      queues: worker.queues.map((q) => q.name),
+      concurrency: workerConfig.WORKER_CONCURRENCY,
+      env: config.APP_ENV,
+    },
+    'worker ready',
+  );
 });

@@ -39,6 +39,7 @@ export async function ensureDatabase(url: string): Promise<boolean> {
     const rows = await conn.execute('select 1 from pg_database where datname = ?', [name]);
     if (rows.length > 0) return false;
     // Identifiers cannot be bound as parameters; `name` is checked against DB_NAME above.
+    // eslint-disable-next-line no-restricted-syntax -- validated identifier, quoted by the platform
     await conn.execute(`create database ${orm.em.getPlatform().quoteIdentifier(name)}`);
     return true;
   });
@@ -54,8 +55,8 @@ export async function dropDatabase(url: string): Promise<void> {
         'select pg_terminate_backend(pid) from pg_stat_activity where datname = ? and pid <> pg_backend_pid()',
         [name],
       );
-    await orm.em
-      .getConnection()
-      .execute(`drop database if exists ${orm.em.getPlatform().quoteIdentifier(name)}`);
+    const quoted = orm.em.getPlatform().quoteIdentifier(name);
+    // eslint-disable-next-line no-restricted-syntax -- validated identifier, quoted by the platform
+    await orm.em.getConnection().execute(`drop database if exists ${quoted}`);
   });
 }

@@ -1,6 +1,6 @@
 import { MikroORM, defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { databaseUrl, type Config } from '../config.js';
+import { databaseTarget, databaseUrl, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { entities } from './entities.js';
 import { migrations } from './migrations/index.js';
@@ -40,4 +40,22 @@ export function ormOptions(config: DbConfig, logger?: Logger): Options {
 
 export async function connectOrm(config: DbConfig, logger?: Logger): Promise<Orm> {
   return MikroORM.init(ormOptions(config, logger));
+}
+
+/**
+ * Connects and proves the primary answers, for process start-up: a wrong or unreachable
+ * DATABASE_URL stops the process with a message that names it.
+ */
+export async function connectReachableOrm(config: DbConfig, logger?: Logger): Promise<Orm> {
+  const orm = await connectOrm(config, logger);
+  try {
+    await orm.em.getConnection().execute('select 1');
+    return orm;
+  } catch (err) {
+    await orm.close(true);
+    throw new Error(
+      `cannot connect to the database in DATABASE_URL (${databaseTarget(config)}): ` +
+        `${(err as Error).message}. Check DATABASE_URL, that PostgreSQL is running, and the credentials.`,
+    );
+  }
 }

@@ -18,9 +18,9 @@ async function setRole(username: string, role: string) {
 
 beforeAll(async () => {
   server = await startTestServer();
-  [admin, editor, author, viewer] = await Promise.all(
+  [admin, editor, author, viewer] = (await Promise.all(
     ['admin', 'editor', 'author', 'viewer'].map((p) => server.api.register(p)),
-  );
+  )) as [Account, Account, Account, Account];
   await setRole(admin.username, 'admin');
   const res = await server.api.put(`/admin/users/${editor.username}/role`, {
     token: admin.token,

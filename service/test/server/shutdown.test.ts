@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { uniqueUser } from '../support/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -9,6 +10,37 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(() => db.drop());
+
+/** One HTTP request over `agent`; resolves with the status once the body is read. */
+function send(
+  agent: Agent,
+  port: number,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: payload
+          ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }
+          : {},
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
 
 describe('graceful shutdown', () => {
   it('when SIGTERM arrives with 50 requests in flight, then all 50 are answered and the process exits 0', async () => {
@@ -26,21 +58,23 @@ describe('graceful shutdown', () => {
       }),
     );
     await proc.waitFor('service listening');
-    const url = `http://127.0.0.1:${port}/api/users`;
+
+    // Open 50 keep-alive connections first, so every request below travels on a connection the
+    // server has already accepted (a loaded machine must not turn this into a connect race).
+    const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+    const warm = await Promise.all(
+      Array.from({ length: 50 }, () => send(agent, port, 'GET', '/health/live')),
+    );
+    expect(warm).toEqual(Array(50).fill(200));
 
     let pending = 50;
     let firstAnswered!: () => void;
     const first = new Promise<void>((resolve) => (firstAnswered = resolve));
     const requests = Array.from({ length: 50 }, async () => {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ user: uniqueUser('drain') }),
-      });
-      await res.text();
+      const status = await send(agent, port, 'POST', '/api/users', { user: uniqueUser('drain') });
       pending -= 1;
       firstAnswered();
-      return res.status;
+      return status;
     });
 
     await first;
@@ -48,6 +82,7 @@ describe('graceful shutdown', () => {
     proc.child.kill('SIGTERM');
     const statuses = await Promise.all(requests);
     const { code } = await proc.exited;
+    agent.destroy();
 
     expect(inFlightAtSignal).toBeGreaterThanOrEqual(10);
     expect(statuses).toEqual(Array(50).fill(201));

@@ -53,6 +53,8 @@ export function apiRoutes(deps: {
   tokens: Tokens;
   sessions: Sessions;
   maintenance: Maintenance;
+  config: Config;
+  logger: Logger;
 }): RouteDef[] {
   return [
     ...usersRoutes(deps),
@@ -106,7 +108,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   mountRoutes(
     api,
     registry,
-    apiRoutes({ passwords, tokens, sessions, maintenance }),
+    apiRoutes({ passwords, tokens, sessions, maintenance, config, logger }),
     '',
     (mode) => [authenticate(mode), withAbility],
   );

@@ -253,3 +253,19 @@ describe('admin', () => {
     ).toBe(200);
   });
 });
+
+describe('job queues', () => {
+  it('when an admin looks at the queues, then each queue reports its job counts; others get 403', async () => {
+    const res = await server.api.get('/admin/queues', { token: admin.token });
+    expect(res.status).toBe(200);
+    expect(res.body.queues).toEqual([
+      expect.objectContaining({
+        name: 'maintenance',
+        waiting: expect.any(Number),
+        failed: expect.any(Number),
+        paused: false,
+      }),
+    ]);
+    expect((await server.api.get('/admin/queues', { token: editor.token })).status).toBe(403);
+  });
+});

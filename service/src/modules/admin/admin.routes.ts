@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { route, type RouteDef } from '../../http/routes.js';
 import { usernameParam } from '../../http/schemas.js';
 import { actorOf } from '../../http/state.js';
-import type { Sessions } from '../auth/sessions.js';
 import {
   AdminUserResponse,
   AdminUsersResponse,
@@ -11,15 +10,15 @@ import {
   ChangeRoleRequest,
   ListUsersQuery,
   MaintenanceSchema,
+  QueuesResponse,
 } from './admin.schemas.js';
-import { AdminService } from './admin.service.js';
-import type { Maintenance } from './maintenance.js';
+import { AdminService, type AdminDeps } from './admin.service.js';
 
 const TAG = 'Admin';
 const username = z.object({ username: usernameParam });
 
 /** The admin API: users and roles, suspension, the audit log, the write freeze. Admins only. */
-export function adminRoutes(deps: { sessions: Sessions; maintenance: Maintenance }): RouteDef[] {
+export function adminRoutes(deps: AdminDeps): RouteDef[] {
   const admin = (ctx: Parameters<typeof actorOf>[0]) =>
     new AdminService(ctx.state.em, actorOf(ctx), deps);
   return [
@@ -83,6 +82,17 @@ export function adminRoutes(deps: { sessions: Sessions; maintenance: Maintenance
       success: { status: 200, description: 'Audit entries', schema: AuditLogResponse },
       errors: [403],
       handler: ({ query, ctx }) => admin(ctx).auditLog(query),
+    }),
+    route({
+      method: 'get',
+      path: '/admin/queues',
+      operationId: 'AdminQueues',
+      summary: 'Job counts per queue (waiting, active, delayed, failed, completed)',
+      tag: TAG,
+      auth: 'required',
+      success: { status: 200, description: 'Queues', schema: QueuesResponse },
+      errors: [403],
+      handler: ({ ctx }) => admin(ctx).queues(),
     }),
     route({
       method: 'get',

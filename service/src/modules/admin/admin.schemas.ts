@@ -59,3 +59,19 @@ export const AuditLogQuery = z.strictObject({
 export const MaintenanceSchema = z
   .object({ maintenance: z.object({ writeFreeze: z.boolean() }) })
   .meta({ id: 'Maintenance' });
+
+export const QueuesResponse = z
+  .object({
+    queues: z.array(
+      z.object({
+        name: z.string(),
+        waiting: z.number().int(),
+        active: z.number().int(),
+        completed: z.number().int(),
+        failed: z.number().int(),
+        delayed: z.number().int(),
+        paused: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'QueuesResponse' });

@@ -7,6 +7,17 @@ import { User, type Role } from '../users/user.entity.js';
 import { AuditLog } from './audit-log.entity.js';
 import { recordAudit } from './audit.js';
 import type { Maintenance } from './maintenance.js';
+import type { Config } from '../../config.js';
+import { createQueue } from '../../jobs/queue.js';
+import { QUEUE_NAMES } from '../../jobs/queues.js';
+import type { Logger } from '../../logger.js';
+
+export interface AdminDeps {
+  sessions: Sessions;
+  maintenance: Maintenance;
+  config: Pick<Config, 'REDIS_URL' | 'REDIS_AUTH_TOKEN' | 'REDIS_KEY_PREFIX'>;
+  logger: Logger;
+}
 
 export interface AdminActor {
   user: User | undefined;
@@ -28,7 +39,7 @@ export class AdminService {
   constructor(
     private readonly em: EntityManager,
     private readonly actor: AdminActor,
-    private readonly deps: { sessions: Sessions; maintenance: Maintenance },
+    private readonly deps: AdminDeps,
   ) {
     authorize(actor.ability, 'manage', 'Admin', 'only admins may do this');
   }
@@ -147,6 +158,22 @@ export class AdminService {
       })),
       entriesCount,
     };
+  }
+
+  /** Job counts per queue, read from Redis (a queue is opened for the read and closed again). */
+  async queues() {
+    const queues = await Promise.all(
+      QUEUE_NAMES.map(async (name) => {
+        const queue = createQueue(name, this.deps.config, this.deps.logger);
+        try {
+          const [counts, paused] = await Promise.all([queue.getJobCounts(), queue.isPaused()]);
+          return { name, ...counts, paused };
+        } finally {
+          await queue.close();
+        }
+      }),
+    );
+    return { queues };
   }
 
   async maintenance() {

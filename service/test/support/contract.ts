@@ -168,10 +168,17 @@ function relaxRealWorld(doc: OpenApiDocument): OpenApiDocument {
   return copy;
 }
 
+export interface ContractProblem {
+  /** What is wrong, without request specifics: `Login 401: status not documented …`. */
+  kind: string;
+  /** The kind with the request and the response body, for the failure message. */
+  detail: string;
+}
+
 export interface ContractCheck {
   operation?: Operation;
-  /** Human-readable contract violations of this one response; empty when it conforms. */
-  problems: string[];
+  /** Contract violations of this one response; empty when it conforms. */
+  problems: ContractProblem[];
 }
 
 /**
@@ -234,9 +241,12 @@ export class Contract {
     const request = `${method} ${pathAndQuery}`.slice(0, 200);
     const operation = this.matcher.match(method, pathAndQuery);
     if (!operation) return { problems: [] };
-    const problems: string[] = [];
-    const describe = (what: string) =>
-      `${operation.operationId} ${res.status} (${request}): ${what}; body ${JSON.stringify(res.body)?.slice(0, 300)}`;
+    const problems: ContractProblem[] = [];
+    const describe = (what: string): ContractProblem => {
+      const kind = `${operation.operationId} ${res.status}: ${what}`;
+      const body = JSON.stringify(res.body)?.slice(0, 300);
+      return { kind, detail: `${kind} — e.g. ${request} answered ${body}` };
+    };
     const ours = this.validator('ours', operation, res.status);
     if (ours === undefined) {
       problems.push(describe('status not documented in our OpenAPI document'));
@@ -275,8 +285,8 @@ export class Contract {
 export class RecordingClient extends ApiClient {
   /** `pairKey` → how many responses had it. */
   readonly exercised = new Map<string, number>();
-  /** Every contract violation seen, in order. */
-  readonly problems: string[] = [];
+  /** Contract violations seen: one example per kind of problem. */
+  readonly problems = new Map<string, string>();
 
   constructor(
     baseUrl: string,
@@ -296,7 +306,7 @@ export class RecordingClient extends ApiClient {
       const key = pairKey(operation.operationId, res.status);
       this.exercised.set(key, (this.exercised.get(key) ?? 0) + 1);
     }
-    this.problems.push(...problems);
+    for (const p of problems) if (!this.problems.has(p.kind)) this.problems.set(p.kind, p.detail);
     return res;
   }
 }

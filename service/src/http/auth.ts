@@ -31,11 +31,8 @@ async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promi
   const token = match[1]!;
   const claims = await tokens.verify(token);
   const user = claims && (await activeUser(ctx, claims.userId));
-  // Tokens issued before "log out everywhere" (or a suspension) are dead. `iat` has one-second
-  // resolution, so the whole second of the revocation counts as before it.
-  const revoked =
-    user?.tokensValidAfter &&
-    claims!.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000);
+  // Tokens issued before "log out everywhere" (or a suspension) are dead.
+  const revoked = user?.tokensValidAfter && claims!.issuedAtMs < user.tokensValidAfter.getTime();
   if (!user || revoked) throw new UnauthorizedError('is invalid or expired');
   ctx.state.user = user;
   ctx.state.token = token;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AppError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { User } from '../modules/users/user.entity.js';
 import type { AppContext, AppState } from './state.js';
-import { toFieldErrors } from './validation.js';
+import { fieldOf, toFieldErrors } from './validation.js';
 
 /** `none`: token ignored; `optional`: a presented token must be valid; `required`: 401 without one. */
 export type AuthMode = 'none' | 'optional' | 'required';
@@ -127,7 +127,33 @@ export function registerOpenApi(registry: OpenAPIRegistry, def: RouteDef, basePa
   });
 }
 
+/**
+ * The field path of the first string holding a NUL character. PostgreSQL cannot store U+0000 in
+ * text, so such input is refused for every parameter and body field in one place.
+ */
+function nulPath(value: unknown, path: string[] = []): string[] | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = nulPath(v, [...path, String(i)]);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const found = nulPath(v, [...path, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 function parse<T extends z.ZodType>(schema: T, value: unknown, fallbackField: string): z.output<T> {
+  const nul = nulPath(value);
+  if (nul) {
+    throw new ValidationError({
+      [fieldOf(nul, fallbackField)]: ['must not contain NUL characters'],
+    });
+  }
   const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) throw new ValidationError(toFieldErrors(result.error, fallbackField));
   return result.data;

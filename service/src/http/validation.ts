@@ -4,6 +4,12 @@ import type { ErrorBody } from '../errors.js';
 /** The envelope keys RealWorld wraps bodies in; error fields are reported without them. */
 const ENVELOPES = new Set(['user', 'article', 'comment']);
 
+/** The field name reported for a value at `path`: dotted, without the RealWorld envelope. */
+export function fieldOf(path: string[], fallbackField: string): string {
+  const inner = path.length > 1 && ENVELOPES.has(path[0]!) ? path.slice(1) : path;
+  return inner.join('.') || fallbackField;
+}
+
 function messageFor(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
@@ -41,9 +47,7 @@ export function toFieldErrors(error: z.ZodError, fallbackField: string): ErrorBo
       for (const key of issue.keys) add(key, 'is not a known parameter');
       continue;
     }
-    let path = issue.path.map(String);
-    if (path.length > 1 && ENVELOPES.has(path[0]!)) path = path.slice(1);
-    add(path.join('.') || fallbackField, messageFor(issue));
+    add(fieldOf(issue.path.map(String), fallbackField), messageFor(issue));
   }
   return out;
 }

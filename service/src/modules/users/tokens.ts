@@ -7,8 +7,8 @@ const AUDIENCE = 'plinth-api';
 
 export interface VerifiedToken {
   userId: number;
-  /** Issued-at, seconds since the epoch. */
-  issuedAt: number;
+  /** Issued-at in milliseconds (the `iat_ms` claim; `iat` has only one-second resolution). */
+  issuedAtMs: number;
 }
 
 /** A key id that names a secret without revealing it: the first 16 hex digits of its SHA-256. */
@@ -39,7 +39,9 @@ export class Tokens {
   }
 
   sign(userId: number): Promise<string> {
-    return new SignJWT({})
+    // Millisecond issue time, so a revocation ("log out everywhere") and a login in the same
+    // second are still ordered correctly.
+    return new SignJWT({ iat_ms: Date.now() })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: this.signingKid })
       .setSubject(String(userId))
       .setIssuer(ISSUER)
@@ -68,7 +70,8 @@ export class Tokens {
       );
       const userId = Number(payload.sub);
       if (!Number.isSafeInteger(userId) || userId <= 0) return undefined;
-      return { userId, issuedAt: payload.iat! };
+      const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : payload.iat! * 1000;
+      return { userId, issuedAtMs };
     } catch (err) {
       if (err instanceof errors.JOSEError) return undefined;
       throw err;

@@ -31,6 +31,8 @@ const SEED = process.env.FC_SEED
   : Date.now() ^ (Math.random() * 2 ** 31);
 const RUNS = 10;
 const REQUESTS_PER_RUN = 250;
+// Concurrency is what finds races; PROP_IN_FLIGHT=1 replays a seed without them, to tell a race
+// from an input bug.
 const IN_FLIGHT = Number(process.env.PROP_IN_FLIGHT ?? 4);
 
 let server: TestServer;

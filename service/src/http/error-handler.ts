@@ -1,3 +1,4 @@
+import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import type { Middleware } from 'koa';
 import { AppError, type ErrorBody } from '../errors.js';
 import type { AppState } from './state.js';
@@ -50,6 +51,15 @@ export function errorHandler(): Middleware<AppState> {
         ctx.status = err.status;
         ctx.set(err.headers);
         ctx.body = { errors: err.errors, requestId };
+        return;
+      }
+      // A row this request pointed at was deleted by a concurrent request between our read and
+      // our write: the target no longer exists. (`favorites_article_id_foreign` → `article`.)
+      if (err instanceof ForeignKeyConstraintViolationException) {
+        const constraint = String((err as unknown as { constraint?: string }).constraint ?? '');
+        const field = /_([a-z]+)_id_foreign$/.exec(constraint)?.[1] ?? 'resource';
+        ctx.status = 404;
+        ctx.body = { errors: { [field]: ['not found'] }, requestId };
         return;
       }
       const mapped = fromHttpError(err as HttpLikeError);

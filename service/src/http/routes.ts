@@ -48,8 +48,13 @@ export interface RouteDef<
   query?: Q;
   body?: B;
   success: { status: 200 | 201 | 204; description: string; schema?: z.ZodType };
+  /**
+   * Refused with 503 during the maintenance write freeze.
+   * @default true for non-GET routes that need a user; false otherwise
+   */
+  freezable?: boolean;
   /** Error statuses beyond the ones derived from auth and input (401, 422, 400/413/415). */
-  errors?: (401 | 403 | 404 | 409 | 503)[];
+  errors?: (401 | 403 | 404 | 409)[];
   handler: (input: RouteInput<P, Q, B, A>) => Promise<unknown>;
 }
 
@@ -87,8 +92,7 @@ export function documentedStatuses(def: RouteDef): number[] {
   const statuses = new Set<number>([def.success.status, 422, ...(def.errors ?? [])]);
   if (def.auth !== 'none') statuses.add(401);
   if (def.body) [400, 413, 415].forEach((s) => statuses.add(s));
-  // The maintenance write freeze refuses every write but admins'.
-  if (def.method !== 'get' && def.auth === 'required') statuses.add(503);
+  if (def.freezable ?? (def.method !== 'get' && def.auth === 'required')) statuses.add(503);
   return [...statuses].sort();
 }
 

@@ -266,3 +266,37 @@ describe('feed', () => {
     expect((await server.api.get('/articles/feed')).status).toBe(401);
   });
 });
+
+describe('writes racing a delete', () => {
+  it('when favorite, unfavorite, update or comment races the article’s deletion, then the loser gets 404, never a 5xx or deadlock', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      for (const kind of ['favorite', 'unfavorite', 'update', 'comment'] as const) {
+        const article = await server.api.createArticle(alice.token, {
+          title: `Race ${kind} ${i}`,
+          tagList: ['race'],
+        });
+        const path = `/articles/${article.slug}`;
+        if (kind === 'unfavorite') await server.api.post(`${path}/favorite`, { token: bob.token });
+        const write =
+          kind === 'favorite'
+            ? server.api.post(`${path}/favorite`, { token: bob.token })
+            : kind === 'unfavorite'
+              ? server.api.delete(`${path}/favorite`, { token: bob.token })
+              : kind === 'update'
+                ? server.api.put(path, {
+                    token: alice.token,
+                    body: { article: { tagList: ['x', 'y'] } },
+                  })
+                : server.api.post(`${path}/comments`, {
+                    token: bob.token,
+                    body: { comment: { body: 'c' } },
+                  });
+        const [w, d] = await Promise.all([write, server.api.delete(path, { token: alice.token })]);
+        statuses.push(w.status, d.status);
+      }
+    }
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+    expect(new Set(statuses)).toEqual(new Set(statuses.filter((s) => [200, 204, 404].includes(s))));
+  });
+});

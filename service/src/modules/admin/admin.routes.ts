@@ -17,7 +17,10 @@ import { AdminService, type AdminDeps } from './admin.service.js';
 const TAG = 'Admin';
 const username = z.object({ username: usernameParam });
 
-/** The admin API: users and roles, suspension, the audit log, the write freeze. Admins only. */
+/**
+ * The admin API: users and roles, suspension, the audit log, the write freeze. Admins only, and
+ * admins are exempt from the write freeze, so no admin route is `freezable`.
+ */
 export function adminRoutes(deps: AdminDeps): RouteDef[] {
   const admin = (ctx: Parameters<typeof actorOf>[0]) =>
     new AdminService(ctx.state.em, actorOf(ctx), deps);
@@ -45,6 +48,7 @@ export function adminRoutes(deps: AdminDeps): RouteDef[] {
       body: ChangeRoleRequest,
       success: { status: 200, description: 'The user', schema: AdminUserResponse },
       errors: [403, 404],
+      freezable: false,
       handler: ({ params, body, ctx }) => admin(ctx).changeRole(params.username, body.user.role),
     }),
     route({
@@ -57,6 +61,7 @@ export function adminRoutes(deps: AdminDeps): RouteDef[] {
       params: username,
       success: { status: 200, description: 'The user', schema: AdminUserResponse },
       errors: [403, 404],
+      freezable: false,
       handler: ({ params, ctx }) => admin(ctx).suspend(params.username),
     }),
     route({
@@ -69,6 +74,7 @@ export function adminRoutes(deps: AdminDeps): RouteDef[] {
       params: username,
       success: { status: 200, description: 'The user', schema: AdminUserResponse },
       errors: [403, 404],
+      freezable: false,
       handler: ({ params, ctx }) => admin(ctx).reactivate(params.username),
     }),
     route({
@@ -115,6 +121,8 @@ export function adminRoutes(deps: AdminDeps): RouteDef[] {
       body: MaintenanceSchema,
       success: { status: 200, description: 'The switch', schema: MaintenanceSchema },
       errors: [403],
+      // Admins are exempt from the freeze (they lift it); everyone else is refused with 403.
+      freezable: false,
       handler: ({ body, ctx }) => admin(ctx).setMaintenance(body.maintenance.writeFreeze),
     }),
   ];

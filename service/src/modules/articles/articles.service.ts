@@ -1,4 +1,4 @@
-import { sql, type EntityManager, type QueryBuilder } from '@mikro-orm/postgresql';
+import { LockMode, sql, type EntityManager, type QueryBuilder } from '@mikro-orm/postgresql';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { NotFoundError } from '../../errors.js';
 import { recordAudit } from '../admin/audit.js';
@@ -38,6 +38,21 @@ export interface Actor {
 }
 
 const facts = (a: Article) => ({ authorId: a.author.id, status: a.status });
+
+/**
+ * Locks the article row for the rest of the transaction (404 if it is gone). Writers that touch
+ * an article's rows take this first, in the same order as DELETE does, so a concurrent delete
+ * either waits for them or makes them 404, never a foreign-key 500 or a deadlock.
+ */
+export async function lockArticle(
+  em: EntityManager,
+  id: number,
+  mode: LockMode = LockMode.PESSIMISTIC_WRITE,
+): Promise<Article> {
+  const article = await em.findOne(Article, id, { lockMode: mode, populate: ['author'] });
+  if (!article) throw new NotFoundError('article');
+  return article;
+}
 
 const SLUG_ATTEMPTS = 5;
 
@@ -151,7 +166,7 @@ export class ArticlesService {
     const updated = await this.withUniqueSlug(
       changes.title ?? existing.title,
       async (em, newSlug) => {
-        const article = await em.findOneOrFail(Article, existing.id);
+        const article = await lockArticle(em, existing.id);
         const { tagList, ...fields } = changes;
         em.assign(
           article,
@@ -216,6 +231,7 @@ export class ArticlesService {
       'drafts cannot be favorited',
     );
     await this.em.transactional(async (em) => {
+      await lockArticle(em, article.id);
       const inserted = await em
         .createQueryBuilder(Favorite)
         .insert({ user: user.id, article: article.id, createdAt: new Date() })
@@ -232,6 +248,7 @@ export class ArticlesService {
     const article = await this.bySlug(slug);
     authorize(this.actor.ability, 'favorite', asArticle(facts(article)));
     await this.em.transactional(async (em) => {
+      await lockArticle(em, article.id);
       const deleted = await em.nativeDelete(Favorite, { user: user.id, article: article.id });
       if (deleted > 0) await this.bumpFavorites(em, article.id, -1);
     });

@@ -68,6 +68,8 @@ export function authRoutes(deps: UsersDeps & { sessions: Sessions }): RouteDef[]
       tag: TAG,
       auth: 'required',
       success: { status: 204, description: 'Logged out' },
+      // Logging out is not a content write: it stays possible during maintenance.
+      freezable: false,
       handler: async ({ user, ctx }) => {
         if (ctx.state.session) await deps.sessions.destroy(ctx.state.session.id, user.id);
         deps.sessions.clearCookie(ctx);
@@ -81,6 +83,7 @@ export function authRoutes(deps: UsersDeps & { sessions: Sessions }): RouteDef[]
       tag: TAG,
       auth: 'required',
       success: { status: 204, description: 'Logged out everywhere' },
+      freezable: false,
       handler: async ({ user, ctx }) => {
         await revokeAll(ctx.state.em, deps.sessions, user);
         deps.sessions.clearCookie(ctx);

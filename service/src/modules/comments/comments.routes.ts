@@ -38,7 +38,7 @@ export function commentsRoutes(): RouteDef[] {
       params: slug,
       body: NewCommentRequest,
       success: { status: 200, description: 'The new comment', schema: SingleCommentResponse },
-      errors: [403, 404],
+      errors: [404],
       handler: async ({ params, body, ctx }) => ({
         comment: await new CommentsService(ctx.state.em, actorOf(ctx)).create(
           params.slug,

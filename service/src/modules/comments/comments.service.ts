@@ -1,7 +1,7 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../../errors.js';
 import { recordAudit } from '../admin/audit.js';
-import { ArticlesService, type Actor } from '../articles/articles.service.js';
+import { ArticlesService, lockArticle, type Actor } from '../articles/articles.service.js';
 import { asComment, authorize } from '../auth/abilities.js';
 import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
 import { Comment } from './comment.entity.js';
@@ -35,8 +35,11 @@ export class CommentsService {
     const author = this.actor.user!;
     const article = await this.articles().bySlug(slug);
     authorize(this.actor.ability, 'create', 'Comment', 'your role may not comment');
-    const comment = this.em.create(Comment, { body, article: article.id, author });
-    await this.em.flush();
+    const comment = await this.em.transactional(async (em) => {
+      // A share lock is enough to keep the article from being deleted under the new comment.
+      await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
+      return em.create(Comment, { body, article: article.id, author });
+    });
     const [dto] = await this.toDtos([comment]);
     return dto!;
   }

@@ -34,7 +34,7 @@ export function usersRoutes(deps: UsersDeps): RouteDef[] {
       auth: 'none',
       body: NewUserRequest,
       success: { status: 201, description: 'The new user with a token', schema: UserResponse },
-      errors: [503],
+      freezable: true,
       handler: async ({ body, ctx }) => ({ user: await service(ctx).register(body.user) }),
     }),
     route({

@@ -53,7 +53,14 @@ export async function startWorker(
     });
   }
 
-  void maintenance.process(PRUNE_UNUSED_TAGS, options.concurrency, pruneUnusedTagsProcessor(deps));
+  let closing = false;
+  // process() settles only when the queue stops; a close racing its start-up rejects it with
+  // "Connection is closed", which is expected then and must not become an unhandled rejection.
+  maintenance
+    .process(PRUNE_UNUSED_TAGS, options.concurrency, pruneUnusedTagsProcessor(deps))
+    .catch((err: Error) => {
+      if (!closing) logger.error({ err: err.message }, 'queue processing stopped unexpectedly');
+    });
   // Every worker task adds it; Bull keys repeatable jobs by name + cron, so it exists once.
   await maintenance.add(PRUNE_UNUSED_TAGS, {}, { repeat: { cron: PRUNE_UNUSED_TAGS_CRON } });
 
@@ -68,6 +75,7 @@ export async function startWorker(
   return {
     queues,
     async close(timeoutMs) {
+      closing = true;
       clearInterval(timer);
       let timeout: NodeJS.Timeout | undefined;
       const timedOut = new Promise<false>((resolve) => {

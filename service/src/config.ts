@@ -127,6 +127,10 @@ export const configSchema = z.object({
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   /** Comma-separated allowed CORS origins, or `*`. */
   CORS_ORIGINS: z.string().default('*'),
+  /** Jobs one worker task runs at once, per queue. */
+  WORKER_CONCURRENCY: int(1, 100).default(4),
+  /** How long a worker's SIGTERM waits for active jobs; below the ECS stop timeout (120 s). */
+  WORKER_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(110_000),
   ARGON2_MEMORY_KIB: int(1024, 1024 * 1024).default(19_456),
   ARGON2_TIME_COST: int(1, 10).default(2),
   ARGON2_PARALLELISM: int(1, 16).default(1),

@@ -5,30 +5,28 @@
 import { loadConfig } from '../../service/src/config.js';
 import { connectReachableOrm } from '../../service/src/db/orm.js';
 import { runMain } from '../../service/src/main-util.js';
-import { loadWorkerConfig } from './config.js';
 import { startWorker } from './worker.js';
 
 await runMain('worker', async (logger) => {
   const config = loadConfig();
-  const workerConfig = loadWorkerConfig();
   logger.level = config.LOG_LEVEL;
   const orm = await connectReachableOrm(config, logger);
 
   const worker = await startWorker(
     { config, orm, logger },
-    { concurrency: workerConfig.WORKER_CONCURRENCY },
+    { concurrency: config.WORKER_CONCURRENCY },
   );
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: taking no new jobs, finishing active ones');
-    const drained = await worker.close(workerConfig.WORKER_SHUTDOWN_TIMEOUT_MS);
+    const drained = await worker.close(config.WORKER_SHUTDOWN_TIMEOUT_MS);
     if (drained) {
       logger.info('queues closed: every active job finished');
     } else {
       logger.warn(
-        { timeoutMs: workerConfig.WORKER_SHUTDOWN_TIMEOUT_MS },
+        { timeoutMs: config.WORKER_SHUTDOWN_TIMEOUT_MS },
         'shutdown timeout reached: active jobs will stall and run again on another worker',
       );
     }
@@ -41,7 +39,7 @@ await runMain('worker', async (logger) => {
   logger.info(
     {
       queues: worker.queues.map((q) => q.name),
-      concurrency: workerConfig.WORKER_CONCURRENCY,
+      concurrency: config.WORKER_CONCURRENCY,
       env: config.APP_ENV,
     },
     'worker ready',

@@ -272,6 +272,12 @@ describe('worker service', () => {
     expect(service('WorkerService').resource.Properties.LoadBalancers ?? []).toEqual([]);
   });
 
+  it('publishes the backlog metric its own scaling reads', () => {
+    expect(container.Environment).toEqual(
+      expect.arrayContaining([{ Name: 'CLOUDWATCH_METRICS', Value: 'true' }]),
+    );
+  });
+
   it('scales on backlog per task via metric math, with a CPU safety net and min ≥ 1', () => {
     app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       MinCapacity: config.worker.minTasks,

@@ -127,6 +127,8 @@ export const configSchema = z.object({
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   /** Comma-separated allowed CORS origins, or `*`. */
   CORS_ORIGINS: z.string().default('*'),
+  /** Publish the worker's QueueBacklog/FailedJobs to CloudWatch (namespace Plinth); on in AWS. */
+  CLOUDWATCH_METRICS: bool.default(false),
   /** Jobs one worker task runs at once, per queue. */
   WORKER_CONCURRENCY: int(1, 100).default(4),
   /** How long a worker's SIGTERM waits for active jobs; below the ECS stop timeout (120 s). */

@@ -5,6 +5,7 @@
 import { loadConfig } from '../../service/src/config.js';
 import { connectReachableOrm } from '../../service/src/db/orm.js';
 import { runMain } from '../../service/src/main-util.js';
+import { cloudWatchSink } from './metrics.js';
 import { startWorker } from './worker.js';
 
 await runMain('worker', async (logger) => {
@@ -14,7 +15,10 @@ await runMain('worker', async (logger) => {
 
   const worker = await startWorker(
     { config, orm, logger },
-    { concurrency: config.WORKER_CONCURRENCY },
+    {
+      concurrency: config.WORKER_CONCURRENCY,
+      ...(config.CLOUDWATCH_METRICS ? { metrics: cloudWatchSink(config.APP_ENV) } : {}),
+    },
   );
   let stopping = false;
   const shutdown = async (signal: string) => {

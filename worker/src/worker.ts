@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../../service/src/logger.js';
 import { backlog } from './backlog.js';
 import { FinalJobError } from './errors.js';
+import type { MetricsSink } from './metrics.js';
 import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
 
 export interface WorkerDeps {
@@ -20,8 +21,10 @@ export interface WorkerDeps {
 export interface WorkerOptions {
   /** Jobs run at once per queue. */
   concurrency: number;
-  /** How often the backlog is logged as `{ queueBacklog }`. @default 60000 */
+  /** How often the backlog is logged as `{ queueBacklog }` (and published). @default 60000 */
   backlogIntervalMs?: number;
+  /** Where QueueBacklog/FailedJobs go each interval (CloudWatch in AWS). @default log only */
+  metrics?: MetricsSink;
 }
 
 export interface RunningWorker {
@@ -43,9 +46,11 @@ export async function startWorker(
   const maintenance = createQueue(MAINTENANCE_QUEUE, config, logger);
   const queues = [maintenance];
 
+  let failedSincePublish = 0;
   for (const queue of queues) {
     queue.on('failed', (job: Job, err: Error) => {
       const final = err instanceof FinalJobError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final) failedSincePublish += 1;
       logger.warn(
         { queue: queue.name, job: job.name, jobId: job.id, attempt: job.attemptsMade, final },
         `job failed${final ? ' for good' : ', will retry'}: ${err.message}`,
@@ -64,10 +69,18 @@ export async function startWorker(
   // Every worker task adds it; Bull keys repeatable jobs by name + cron, so it exists once.
   await maintenance.add(PRUNE_UNUSED_TAGS, {}, { repeat: { cron: PRUNE_UNUSED_TAGS_CRON } });
 
+  const report = async () => {
+    const queueBacklog = await backlog(queues);
+    logger.info({ queueBacklog }, 'queue backlog');
+    if (!options.metrics) return;
+    const failedJobs = failedSincePublish;
+    await options.metrics.publish({ queueBacklog, failedJobs });
+    // Only what was published is taken off: failures during the publish count next time.
+    failedSincePublish -= failedJobs;
+  };
   const timer = setInterval(() => {
-    backlog(queues).then(
-      (queueBacklog) => logger.info({ queueBacklog }, 'queue backlog'),
-      (err: Error) => logger.warn({ err: err.message }, 'queue backlog unavailable'),
+    report().catch((err: Error) =>
+      logger.warn({ err: err.message }, 'queue metrics unavailable (kept for the next interval)'),
     );
   }, options.backlogIntervalMs ?? 60_000);
   timer.unref();

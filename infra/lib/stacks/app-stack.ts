@@ -243,7 +243,8 @@ export class AppStack extends PlinthStack {
       image: appImage,
       command: ['worker'],
       essential: true,
-      environment,
+      // The worker publishes Plinth/QueueBacklog and FailedJobs, which scaling and alarms read.
+      environment: { ...environment, CLOUDWATCH_METRICS: 'true' },
       secrets: commonSecrets(db.appSecret),
       stopTimeout: WORKER_STOP_TIMEOUT,
       logging: logDriver('Worker'),

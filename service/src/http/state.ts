@@ -24,8 +24,15 @@ export interface AppState {
 
 export type AppContext = ParameterizedContext<AppState, Context>;
 
+/** Who is acting: the user (if any), what they may do, and the request id for the audit log. */
+export interface Actor {
+  user: User | undefined;
+  ability: AppAbility;
+  requestId?: string;
+}
+
 /** The acting user, their ability and the request id, as feature services take them. */
-export function actorOf(ctx: AppContext) {
+export function actorOf(ctx: AppContext): Actor {
   if (!ctx.state.ability) throw new Error('ability not set: route mounted without abilities()');
   return { user: ctx.state.user, ability: ctx.state.ability, requestId: ctx.state.requestId };
 }

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { revokeAll } from '../auth/auth.routes.js';
-import { authorize, type AppAbility } from '../auth/abilities.js';
+import type { Actor } from '../../http/state.js';
+import { authorize } from '../auth/abilities.js';
 import type { Sessions } from '../auth/sessions.js';
 import { User, type Role } from '../users/user.entity.js';
 import { AuditLog } from './audit-log.entity.js';
@@ -19,12 +20,6 @@ export interface AdminDeps {
   logger: Logger;
 }
 
-export interface AdminActor {
-  user: User | undefined;
-  ability: AppAbility;
-  requestId?: string;
-}
-
 const toAdminUser = (u: User) => ({
   id: u.id,
   username: u.username,
@@ -38,7 +33,7 @@ const toAdminUser = (u: User) => ({
 export class AdminService {
   constructor(
     private readonly em: EntityManager,
-    private readonly actor: AdminActor,
+    private readonly actor: Actor,
     private readonly deps: AdminDeps,
   ) {
     authorize(actor.ability, 'manage', 'Admin', 'only admins may do this');

@@ -2,11 +2,11 @@ import { LockMode, sql, type EntityManager, type QueryBuilder } from '@mikro-orm
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { NotFoundError } from '../../errors.js';
 import { recordAudit } from '../admin/audit.js';
-import { asArticle, authorize, type AppAbility } from '../auth/abilities.js';
+import type { Actor } from '../../http/state.js';
+import { asArticle, authorize } from '../auth/abilities.js';
 import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
 import { Follow } from '../profiles/follow.entity.js';
 import { Tag } from '../tags/tag.entity.js';
-import type { User } from '../users/user.entity.js';
 import { Article, ArticleTag, Favorite, type ArticleStatus } from './article.entity.js';
 import type { ArticleDto, ArticleListItemDto } from './articles.schemas.js';
 import { renderMarkdown } from './markdown.js';
@@ -28,13 +28,6 @@ interface ArticleInput {
   body: string;
   tagList?: string[];
   status?: ArticleStatus;
-}
-
-/** Who is acting: the user (if any), what they may do, and the request id for the audit log. */
-export interface Actor {
-  user: User | undefined;
-  ability: AppAbility;
-  requestId?: string;
 }
 
 const facts = (a: Article) => ({ authorId: a.author.id, status: a.status });

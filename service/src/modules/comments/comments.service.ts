@@ -1,7 +1,8 @@
 import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../../errors.js';
 import { recordAudit } from '../admin/audit.js';
-import { ArticlesService, lockArticle, type Actor } from '../articles/articles.service.js';
+import type { Actor } from '../../http/state.js';
+import { ArticlesService, lockArticle } from '../articles/articles.service.js';
 import { asComment, authorize } from '../auth/abilities.js';
 import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
 import { Comment } from './comment.entity.js';

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -8,19 +8,29 @@ export type { Redis };
  * A Redis client that fails fast while disconnected (no offline queue), so callers that treat
  * Redis as optional (cache, readiness report) degrade instead of hanging. Reconnects forever.
  */
+/** How every Redis connection of the app reaches the server: auth token, TLS for rediss:, backoff. */
+export function redisConnectionOptions(
+  config: Pick<Config, 'REDIS_AUTH_TOKEN'>,
+  url: string,
+): RedisOptions {
+  return {
+    ...(config.REDIS_AUTH_TOKEN ? { password: config.REDIS_AUTH_TOKEN } : {}),
+    ...(url.startsWith('rediss:') ? { tls: {} } : {}),
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  };
+}
+
 export function createRedis(
   config: Pick<Config, 'REDIS_URL' | 'REDIS_AUTH_TOKEN'>,
   logger: Logger,
   url = config.REDIS_URL,
 ): Redis {
   const redis = new Redis(url, {
-    ...(config.REDIS_AUTH_TOKEN ? { password: config.REDIS_AUTH_TOKEN } : {}),
-    ...(url.startsWith('rediss:') ? { tls: {} } : {}),
+    ...redisConnectionOptions(config, url),
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
   let lastError = '';
   redis.on('error', (err: Error) => {

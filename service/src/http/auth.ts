@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
+import { sameSecret } from '../crypto.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { Sessions } from '../modules/auth/sessions.js';
 import type { Tokens } from '../modules/users/tokens.js';
@@ -10,12 +10,6 @@ import type { AppContext, AppState } from './state.js';
 const SCHEME = /^(?:Token|Bearer) ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export const CSRF_HEADER = 'X-CSRF-Token';
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /** Loads the user behind a credential; suspended users are treated as unauthenticated. */
 async function activeUser(ctx: AppContext, userId: number): Promise<User | undefined> {

@@ -2,6 +2,7 @@ import Bull from 'bull';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { redisConnectionOptions } from '../redis.js';
 import { DEFAULT_JOB_OPTIONS, type QueueName } from './queues.js';
 
 export type Queue = Bull.Queue;
@@ -27,10 +28,8 @@ export function bullPrefix(config: Pick<Config, 'REDIS_KEY_PREFIX'>): string {
 export function createQueue(name: QueueName, config: QueueConfig, logger: Logger): Queue {
   const clients: Redis[] = [];
   const base: RedisOptions = {
-    ...(config.REDIS_AUTH_TOKEN ? { password: config.REDIS_AUTH_TOKEN } : {}),
-    ...(config.REDIS_URL.startsWith('rediss:') ? { tls: {} } : {}),
+    ...redisConnectionOptions(config, config.REDIS_URL),
     connectTimeout: 5_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   };
   const queue = new Bull(name, {
     prefix: bullPrefix(config),

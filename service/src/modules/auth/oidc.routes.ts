@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Config } from '../../config.js';
@@ -14,6 +13,7 @@ import {
   type OidcTestOnlyOptions,
 } from './oidc.js';
 import type { Sessions } from './sessions.js';
+import { sameSecret } from '../../crypto.js';
 
 export interface OidcRoutesDeps {
   config: Pick<
@@ -33,12 +33,6 @@ export interface OidcRoutesDeps {
   prefix: string;
   /** See OidcTestOnlyOptions: tests only. */
   testOnly?: OidcTestOnlyOptions;
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**
@@ -93,7 +87,7 @@ export function oidcRouter(deps: OidcRoutesDeps): Router<AppState> {
     const cookieState = ctx.cookies.get(stateCookie) ?? '';
     const queryState = typeof ctx.query.state === 'string' ? ctx.query.state : '';
     setStateCookie(ctx, idp.name, '');
-    if (!cookieState || !queryState || !sameString(cookieState, queryState)) {
+    if (!cookieState || !queryState || !sameSecret(cookieState, queryState)) {
       throw new BadRequestError({ state: ['is missing or does not match this browser'] });
     }
     // Taken before anything else so the flow is single-use whatever happens next.

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import * as client from 'openid-client';
 import { ConfigError, type Config } from '../../config.js';
@@ -7,6 +7,7 @@ import { AppError, ForbiddenError } from '../../errors.js';
 import type { Redis } from '../../redis.js';
 import type { Passwords } from '../users/passwords.js';
 import { User } from '../users/user.entity.js';
+import { sha256 } from '../../crypto.js';
 
 export type OidcProviderConfig = Config['OIDC_PROVIDERS'][number];
 
@@ -259,7 +260,7 @@ export class OidcFlows {
   static readonly ttlSeconds = FLOW_TTL_SECONDS;
 
   private key(state: string): string {
-    return `${this.keyPrefix}oidc-flow:${createHash('sha256').update(state).digest('base64url')}`;
+    return `${this.keyPrefix}oidc-flow:${sha256(state)}`;
   }
 
   async save(state: string, flow: OidcFlow): Promise<void> {

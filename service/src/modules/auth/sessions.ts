@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Config } from '../../config.js';
+import { sha256 } from '../../crypto.js';
 import type { Redis } from '../../redis.js';
 
 export interface Session {
@@ -21,8 +22,6 @@ type SessionConfig = Pick<
   | 'NODE_ENV'
 >;
 
-const hash = (id: string) => createHash('sha256').update(id).digest('base64url');
-
 /**
  * Server-side sessions in Redis. The cookie holds a random id; Redis holds only its SHA-256, so
  * a leaked Redis dump cannot be replayed as cookies. Sessions end after SESSION_IDLE_TIMEOUT of
@@ -36,7 +35,7 @@ export class Sessions {
   ) {}
 
   private key(id: string) {
-    return `${this.config.REDIS_KEY_PREFIX}sess:${hash(id)}`;
+    return `${this.config.REDIS_KEY_PREFIX}sess:${sha256(id)}`;
   }
 
   private userKey(userId: number) {
@@ -57,7 +56,7 @@ export class Sessions {
     await this.redis
       .multi()
       .set(this.key(id), JSON.stringify(session), 'EX', ttl)
-      .sadd(this.userKey(userId), hash(id))
+      .sadd(this.userKey(userId), sha256(id))
       .expire(this.userKey(userId), this.config.SESSION_ABSOLUTE_TIMEOUT_SECONDS)
       .exec();
     return { id, session };
@@ -84,7 +83,7 @@ export class Sessions {
   }
 
   async destroy(id: string, userId: number): Promise<void> {
-    await this.redis.multi().del(this.key(id)).srem(this.userKey(userId), hash(id)).exec();
+    await this.redis.multi().del(this.key(id)).srem(this.userKey(userId), sha256(id)).exec();
   }
 
   /** Ends every session of a user ("log out everywhere", suspension). */

@@ -216,12 +216,17 @@ function goodBody(op: Operation): fc.Arbitrary<BodyPlan> {
 }
 
 // URLs cannot carry `.` or `..` as a path segment (fetch resolves them, even percent-encoded).
-const hostileSegment = hostileString.filter((s) => s !== '.' && s !== '..');
+const segment = (s: string) => s !== '.' && s !== '..';
+const hostileSegment = hostileString.filter(segment);
 
 function paramsArbitrary(op: Operation, hostile: boolean): fc.Arbitrary<Record<string, string>> {
   const model: Record<string, fc.Arbitrary<string>> = {};
   for (const p of op.params.filter((x) => x.in === 'path')) {
-    model[p.name] = hostile ? hostileSegment : fromSchema(p.schema ?? {}).map(String);
+    model[p.name] = hostile
+      ? hostileSegment
+      : fromSchema(p.schema ?? {})
+          .map(String)
+          .filter(segment);
   }
   return fc.record(model);
 }

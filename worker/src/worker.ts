@@ -66,6 +66,10 @@ export async function startWorker(
     .catch((err: Error) => {
       if (!closing) logger.error({ err: err.message }, 'queue processing stopped unexpectedly');
     });
+  // Bull's process() fires CLIENT SETNAME on the blocking connection without awaiting it; a close
+  // soon after start aborts that command as an unhandled rejection. Naming it again and awaiting
+  // means both have completed (same connection, in order) before this worker can be closed.
+  await maintenance.setWorkerName();
   // Every worker task adds it; Bull keys repeatable jobs by name + cron, so it exists once.
   await maintenance.add(PRUNE_UNUSED_TAGS, {}, { repeat: { cron: PRUNE_UNUSED_TAGS_CRON } });
 

@@ -6,9 +6,9 @@
 #      a compose stack): use it and never touch it;
 #   2. docker: a Docker engine and `docker compose` are available: start that service from
 #      docker-compose.yml;
-#   3. local: start the installed binaries (installed with apt-get when missing and running as
-#      root) on a data directory this script owns, outside /root because PostgreSQL runs as the
-#      `postgres` user (it refuses to run as root).
+#   3. local: start the installed binaries (installed with apt-get when missing, as root or
+#      through passwordless sudo) on a data directory this script owns, outside /root because
+#      PostgreSQL runs as the `postgres` user (it refuses to run as root).
 # `down` stops only what `up` started (recorded in marker files under PLINTH_SERVICES_DIR), never
 # a server it reused. See docs/operations.md.
 set -euo pipefail
@@ -81,12 +81,20 @@ compose() {
   PG_PORT="$PG_PORT" REDIS_PORT="$REDIS_PORT" docker compose -f "$COMPOSE_FILE" "$@"
 }
 
+# True when we are root or have passwordless sudo (a hosted CI runner's user has it).
+can_be_root() { is_root || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }
+
+# Runs a command as root; call only after can_be_root succeeded.
+as_root() {
+  if is_root; then "$@"; else sudo -n "$@"; fi
+}
+
 apt_install() {
-  is_root && command -v apt-get >/dev/null 2>&1 || return 1
+  can_be_root && command -v apt-get >/dev/null 2>&1 || return 1
   say "installing $* with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "$@" </dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "$@" </dev/null
 }
 
 # The newest installed PostgreSQL server binaries (Debian keeps them off PATH).
@@ -112,10 +120,10 @@ ensure_pg_binaries() {
   # Debian's package creates and starts its own "main" cluster, whose pg_hba wants passwords;
   # turning that off first leaves the port to the trust-auth cluster this script creates.
   apt_install postgresql-common ||
-    die "PostgreSQL is not installed and cannot be installed here (needs root and apt-get).
+    die "PostgreSQL is not installed and cannot be installed here (needs apt-get and root or passwordless sudo).
   Install the PostgreSQL server (e.g. apt-get install postgresql), run Docker, or start
   PostgreSQL yourself on port $PG_PORT; then run this again."
-  sed -i -E 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+  as_root sed -i -E 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
     /etc/postgresql-common/createcluster.conf
   apt_install postgresql
   [[ -n $(pg_bindir) ]] || die "apt-get installed postgresql but no initdb was found"
@@ -124,7 +132,7 @@ ensure_pg_binaries() {
 ensure_redis_binaries() {
   command -v redis-server >/dev/null 2>&1 && return
   apt_install redis-server ||
-    die "redis-server is not installed and cannot be installed here (needs root and apt-get).
+    die "redis-server is not installed and cannot be installed here (needs apt-get and root or passwordless sudo).
   Install Redis (e.g. apt-get install redis-server), run Docker, or start Redis yourself on
   port $REDIS_PORT; then run this again."
 }

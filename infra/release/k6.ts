@@ -52,6 +52,8 @@ export interface K6RunOptions {
   reportDir?: string;
   /** The k6 executable. @default the `k6` on PATH */
   k6?: string;
+  /** k6's process environment. @default `process.env` */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The k6 command line (without the executable) for `options`. */
@@ -67,11 +69,13 @@ export function k6Args(options: K6RunOptions): string[] {
 
 /** Runs k6 with inherited output; resolves with its exit status (a signal counts as 1). */
 export function runK6(options: K6RunOptions): Promise<number> {
-  const k6 = options.k6 ?? findExecutable('k6');
+  const env = options.env ?? process.env;
+  const k6 = options.k6 ?? findExecutable('k6', env.PATH);
   if (!k6) return Promise.reject(new Error('k6 is not on PATH'));
   return new Promise((resolve, reject) => {
     const child = spawn(k6, k6Args(options), {
       cwd: options.reportDir ? path.resolve(options.reportDir) : process.cwd(),
+      env,
       stdio: 'inherit',
     });
     child.once('error', reject);

@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { bundlePath, findExecutable, runK6 } from '../infra/release/k6.js';
 import { dropDatabase, ensureDatabase } from '../service/src/db/admin.js';
+import { DEMO_USER } from '../service/src/db/seed-data.js';
 import { freePort } from '../service/test/support/process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,7 +40,7 @@ const { values: args } = parseArgs({
 });
 const reportDir = path.resolve(args['report-dir']);
 
-/** Runs a command to completion with output appended to `log` (or inherited); resolves with its status. */
+/** Runs a command to completion, output appended to `log` (else ours); resolves with its status. */
 function run(command: string, argv: string[], env: NodeJS.ProcessEnv, log?: string) {
   return new Promise<number>((resolve, reject) => {
     const out = log ? createWriteStream(log, { flags: 'a' }) : undefined;
@@ -47,7 +48,8 @@ function run(command: string, argv: string[], env: NodeJS.ProcessEnv, log?: stri
     child.stdout.pipe(out ?? process.stdout, { end: false });
     child.stderr.pipe(out ?? process.stderr, { end: false });
     child.once('error', reject);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the output has been copied by then.
+    child.once('close', (code) => {
       out?.end();
       resolve(code ?? 1);
     });
@@ -121,16 +123,14 @@ async function checkRequests(baseUrl: string): Promise<number> {
     fetch(`${api}/users/login`, {
       method: 'POST',
       headers: json,
-      body: JSON.stringify({
-        user: { email: 'demo@plinth.dev', password: 'plinth-demo-password' },
-      }),
+      body: JSON.stringify({ user: { email: DEMO_USER.email, password: DEMO_USER.password } }),
     }),
     (r, b) => r.status === 200 && typeof b?.user?.token === 'string',
   );
   await check(
     'GET /api/user (token)',
     fetch(`${api}/user`, { headers: { Authorization: `Token ${login?.user?.token}` } }),
-    (r, b) => r.status === 200 && b?.user?.username === 'demo',
+    (r, b) => r.status === 200 && b?.user?.username === DEMO_USER.username,
   );
   return failures === 0 ? 0 : 1;
 }
@@ -219,12 +219,17 @@ async function main(): Promise<number> {
       status = await checkRequests(baseUrl);
     }
   } finally {
-    if (server && server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise<number | null>((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
+    if (server) {
+      const running = server.exitCode === null && server.signalCode === null;
+      const exited = running
+        ? new Promise<number | null>((resolve) => server!.once('exit', resolve))
+        : Promise.resolve(server.exitCode);
+      if (running) server.kill('SIGTERM');
       const code = await exited;
       if (code !== 0) {
-        say(`the service exited ${code} on SIGTERM (see ${serverLog})`);
+        say(
+          `the service ${running ? 'exited' : 'died with'} ${code}${running ? ' on SIGTERM' : ''} (see ${serverLog})`,
+        );
         if (status === 0) status = 1;
       }
     }

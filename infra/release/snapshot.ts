@@ -99,9 +99,6 @@ export function toPrune(existing: DBSnapshot[], keep: string, retain: number): s
   return others.slice(Math.max(retain - 1, 0));
 }
 
-/** Statuses in which RDS accepts CreateDBSnapshot right away. */
-const SNAPSHOTTABLE = new Set(['available', 'stopped', 'storage-optimization']);
-
 export async function snapshotPrimary(
   client: RDSClient,
   options: SnapshotOptions,
@@ -136,7 +133,14 @@ export async function snapshotPrimary(
     return { outcome: 'planned', snapshot, pruned };
   }
 
-  if (!SNAPSHOTTABLE.has(status ?? '')) {
+  // RDS snapshots an instance only when it is available (USER_CreateSnapshot in the RDS guide).
+  if (status === 'stopped') {
+    throw new Error(
+      `${instance} is stopped: start it (aws rds start-db-instance) before deploying; ` +
+        `the migration needs it too`,
+    );
+  }
+  if (status !== 'available') {
     log(
       `snapshot: ${instance} is ${status}; waiting up to ${options.maxWaitMinutes} min for available`,
     );

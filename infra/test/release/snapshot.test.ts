@@ -148,6 +148,13 @@ describe('release step: snapshot', () => {
     expect(lines.join('\n')).toContain('is backing-up; waiting');
   }, 15_000);
 
+  it('when the instance is stopped, then it fails at once with the fix instead of waiting', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'stopped' }] });
+
+    await expect(run()).rejects.toThrow(`${INSTANCE} is stopped: start it`);
+    expect(calls(CreateDBSnapshotCommand)).toEqual([]);
+  });
+
   it('with --dry-run, it only reads and says what it would create and delete', async () => {
     rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [ours(1), ours(2), ours(3)] });
 

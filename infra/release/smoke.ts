@@ -32,7 +32,8 @@ export interface SmokeOptions {
   reportDir?: string;
   /**
    * The RealWorld Postman collection.
-   * @default `$PLINTH_SHARED_DIR/realworld/Conduit.postman_collection.json`, else `../shared/…`
+   * @default `$PLINTH_REALWORLD_DIR/Conduit.postman_collection.json`, else the vendored
+   * `vendor/realworld/…`
    */
   collection: string;
   /** Print the plan only. @default false */
@@ -42,8 +43,7 @@ export interface SmokeOptions {
 }
 
 const DEFAULT_COLLECTION = path.join(
-  process.env.PLINTH_SHARED_DIR ?? path.resolve(REPO_ROOT, '../shared'),
-  'realworld',
+  process.env.PLINTH_REALWORLD_DIR ?? path.join(REPO_ROOT, 'vendor', 'realworld'),
   'Conduit.postman_collection.json',
 );
 

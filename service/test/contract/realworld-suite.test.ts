@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import newman, { type NewmanRunSummary } from 'newman';
-import { SHARED_DIR } from '../support/paths.js';
+import { REALWORLD_DIR } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -15,7 +15,7 @@ function runCollection(apiUrl: string): Promise<NewmanRunSummary> {
   return new Promise((resolve, reject) => {
     newman.run(
       {
-        collection: path.join(SHARED_DIR, 'realworld', 'Conduit.postman_collection.json'),
+        collection: path.join(REALWORLD_DIR, 'Conduit.postman_collection.json'),
         globals: {
           values: [
             { key: 'APIURL', value: apiUrl, type: 'text' },

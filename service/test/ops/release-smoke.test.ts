@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseSmokeArgs, smoke } from '../../../infra/release/smoke.js';
-import { SHARED_DIR } from '../support/paths.js';
+import { REALWORLD_DIR } from '../support/paths.js';
 import { freePort } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
-const collection = path.join(SHARED_DIR, 'realworld', 'Conduit.postman_collection.json');
+const collection = path.join(REALWORLD_DIR, 'Conduit.postman_collection.json');
 const quiet = () => undefined;
 
 /** The release `smoke` program's RealWorld suite: the gate a stage's deploy must pass. */

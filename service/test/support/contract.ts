@@ -4,7 +4,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { ApiClient, type ApiResponse, type RequestOptions } from './client.js';
-import { SHARED_DIR } from './paths.js';
+import { REALWORLD_DIR } from './paths.js';
 
 /** The parts of an OpenAPI 3.1 document the contract tests read. */
 export interface OpenApiDocument {
@@ -48,7 +48,7 @@ const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', '
 
 /** The RealWorld contract, from `shared/realworld/openapi.yml` beside the repository. */
 export function loadRealWorldDocument(): OpenApiDocument {
-  return parseYaml(readFileSync(path.join(SHARED_DIR, 'realworld', 'openapi.yml'), 'utf8'));
+  return parseYaml(readFileSync(path.join(REALWORLD_DIR, 'openapi.yml'), 'utf8'));
 }
 
 /** The document a running server publishes at `/api/openapi.json`. */

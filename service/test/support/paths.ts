@@ -4,5 +4,12 @@ import path from 'node:path';
 /** The repository root (this file is service/test/support/paths.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** `shared/` sits beside the repository (a fresh CI clone gets a copy there too). */
-export const SHARED_DIR = process.env.PLINTH_SHARED_DIR ?? path.resolve(REPO_ROOT, '../shared');
+/**
+ * The RealWorld contract and conformance suite, vendored unmodified in `vendor/realworld/` so a
+ * clone anywhere (GitHub CI, the pipeline) has them; `PLINTH_REALWORLD_DIR` points elsewhere.
+ */
+export const REALWORLD_DIR =
+  process.env.PLINTH_REALWORLD_DIR ?? path.join(REPO_ROOT, 'vendor', 'realworld');
+
+/** The team's shared copy beside the repository, when there is one (the vendored copy's source). */
+export const SHARED_REALWORLD_DIR = path.resolve(REPO_ROOT, '../shared/realworld');

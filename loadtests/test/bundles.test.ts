@@ -3,12 +3,11 @@
  * and has no npm), in a form every k6 version loads. Also `npm run loadtest` without k6.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildBundles, scenarioNames, type Bundle } from '../../scripts/loadtest-bundles.js';
-import { REPO_ROOT } from '../../service/test/support/paths.js';
+import { runTs } from './support/run-ts.ts';
 
 const isK6Module = (specifier: string) => specifier === 'k6' || specifier.startsWith('k6/');
 let outdir: string;
@@ -52,18 +51,10 @@ describe('loadtest bundles', () => {
 describe('npm run loadtest without k6', () => {
   it('builds the bundle, then says k6 is missing, how to get it and how to run the bundle, and exits 1', async () => {
     // A PATH with node only: no k6, whatever the machine has.
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/loadtest.ts'), 'stress', 'browse'],
-      {
-        cwd: REPO_ROOT,
-        env: { PATH: path.dirname(process.execPath), BASE_URL: 'https://staging.example.com' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const { code, stderr } = await runTs('scripts/loadtest.ts', ['stress', 'browse'], {
+      PATH: path.dirname(process.execPath),
+      BASE_URL: 'https://staging.example.com',
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('k6 is not installed (no `k6` on PATH), so nothing was run.');
     expect(stderr).toContain('The bundle is built: loadtests/dist/browse.js');

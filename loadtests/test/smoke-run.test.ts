@@ -4,19 +4,17 @@
  * the API's default rate limits, and must pass every check and threshold.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildBundles } from '../../scripts/loadtest-bundles.js';
-import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { startTestServer, type TestServer } from '../../service/test/support/server.js';
 import { JOURNEY_NAMES } from '../lib/catalog.ts';
+import { runTs } from './support/run-ts.ts';
 
 const ITERATIONS = 2;
-const SHIM = path.join(REPO_ROOT, 'loadtests/test/k6-shim/run.ts');
 let server: TestServer;
 let work: string;
 let bundles: Record<string, string>;
@@ -46,27 +44,20 @@ afterAll(async () => {
 /** Runs a bundle under the shim in its own process (the shim blocks its thread on HTTP). */
 async function runShim(scenario: string, env: Record<string, string>, args: string[] = []) {
   const resultsDir = mkdtempSync(path.join(work, `${scenario}-`));
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', SHIM, bundles[scenario]!, String(ITERATIONS), ...args],
+  const run = await runTs(
+    'loadtests/test/k6-shim/run.ts',
+    [bundles[scenario]!, String(ITERATIONS), ...args],
     {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH,
-        PROFILE: 'smoke',
-        THINK_TIME: '0',
-        RESULTS_DIR: resultsDir,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      PROFILE: 'smoke',
+      THINK_TIME: '0',
+      // Latency thresholds are evaluated, but at 100× the SLOs: a test must not depend on how
+      // fast this shared machine happens to be (the k6 run against a real target keeps 1×).
+      SLO_SCALE: '100',
+      RESULTS_DIR: resultsDir,
+      ...env,
     },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr, resultsDir };
+  return { ...run, resultsDir };
 }
 
 describe('k6 bundles under the shim, PROFILE=smoke against the real API', () => {
@@ -82,6 +73,17 @@ describe('k6 bundles under the shim, PROFILE=smoke against the real API', () => 
         readFileSync(path.join(run.resultsDir, `${scenario}-smoke.json`), 'utf8'),
       );
       expect(summary.passed).toBe(true);
+      const latency = Object.keys(summary.metrics).filter((k) =>
+        k.startsWith('http_req_duration{endpoint:'),
+      );
+      expect(latency.length).toBeGreaterThan(0);
+      for (const key of latency) {
+        expect(summary.metrics[key].values.count).toBeGreaterThan(0);
+        expect(Object.values(summary.metrics[key].thresholds)).toEqual([
+          { ok: true },
+          { ok: true },
+        ]);
+      }
       expect(summary.setup_data).toBeUndefined(); // it holds the users' tokens
       expect(summary.metrics.checks.values.fails).toBe(0);
       expect(summary.metrics.http_req_failed.values.rate).toBe(0);
@@ -123,6 +125,15 @@ describe('k6 bundles under the shim, PROFILE=smoke against the real API', () => 
       expect(run.stderr).toContain(`GraphQL is not served at ${server.baseUrl}/graphql (404)`);
       expect(run.stderr).toContain('GRAPHQL=0');
     }
+  }, 60_000);
+
+  it('a crossed threshold fails the run (exit 99, like k6) and the summary names it', async () => {
+    // SLOs scaled to 0 ms: no response can meet them, however fast the machine.
+    const run = await runShim('browse', { BASE_URL: server.baseUrl, SLO_SCALE: '0.0001' });
+    expect(run.code).toBe(99);
+    expect(run.stderr).toContain('threshold crossed: http_req_duration{endpoint:list}: p(95)<0');
+    expect(run.stdout).toMatch(/✗ http_req_duration\{endpoint:read\}\s+p\(99\)<0/);
+    expect(run.stdout).toContain('RESULT: failed, 4 threshold(s) crossed');
   }, 60_000);
 
   it('when the target is not ready, setup stops the run before any API request', async () => {

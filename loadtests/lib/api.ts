@@ -84,7 +84,7 @@ export function graphqlCall(operation: OperationName, token?: string): Call {
 }
 
 /** Parsed JSON body, or undefined when there is none. */
-export function jsonBody(res: Response): unknown {
+function jsonBody(res: Response): unknown {
   if (typeof res.body !== 'string' || res.body === '') return undefined;
   try {
     return JSON.parse(res.body);

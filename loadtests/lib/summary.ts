@@ -67,7 +67,7 @@ export function crossedThresholds(data: SummaryData): string[] {
   return crossed.sort();
 }
 
-export function formatSummary(data: SummaryData, run: RunInfo): string {
+function formatSummary(data: SummaryData, run: RunInfo): string {
   const m = data.metrics;
   const seconds = (data.state?.testRunDurationMs ?? 0) / 1000;
   const lines: string[] = [

@@ -73,8 +73,6 @@ export const BUILTIN: Record<string, MetricDef> = {
 export interface ShimResult {
   /** What handleSummary returned (path or `stdout` → content); the runner writes it. */
   outputs: Record<string, string>;
-  /** The summary object handed to handleSummary. */
-  summary: Record<string, unknown>;
   /** Iterations that threw, as `scenario: message`. */
   errors: string[];
   /** Thresholds that failed, as `metric: expression`. */
@@ -365,7 +363,7 @@ export function runBundle(
   };
   const handleSummary = fn('handleSummary');
   const outputs = (handleSummary?.(summary) ?? {}) as Record<string, string>;
-  return { outputs, summary, errors, crossed: crossed.sort() };
+  return { outputs, errors, crossed: crossed.sort() };
 }
 
 interface ParsedThreshold {

@@ -22,5 +22,6 @@ export default {
     { ...base, displayName: 'service', roots: ['<rootDir>/service/test'] },
     { ...base, displayName: 'worker', roots: ['<rootDir>/worker/test'] },
     { ...base, displayName: 'infra', roots: ['<rootDir>/infra/test'] },
+    { ...base, displayName: 'loadtests', roots: ['<rootDir>/loadtests/test'] },
   ],
 };

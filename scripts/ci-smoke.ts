@@ -1,5 +1,5 @@
 /**
- * `npm run ci:smoke [-- --scenario api --k6-script FILE --report-dir DIR --skip-build]`: the
+ * `npm run ci:smoke [-- --scenario mixed --k6-script FILE --report-dir DIR --skip-build]`: the
  * production build, started and smoke-tested the way GitHub CI does it after the tests.
  *
  * 1. `npm run build` (unless --skip-build);
@@ -9,7 +9,7 @@
  * 3. `dist/service/src/server.js` with NODE_ENV=production on a free loopback port, and waits for
  *    `/health/ready`;
  * 4. with a `k6` on PATH: `npm run loadtest:build`, then k6 runs `loadtests/dist/<scenario>.js`
- *    (default `api`, or --k6-script) with PROFILE=smoke and BASE_URL, writing its summary to the
+ *    (default `mixed`, or --k6-script) with PROFILE=smoke and BASE_URL, writing its summary to the
  *    report directory; without one it says it skipped k6 and checks a few requests instead;
  * 5. stops the server (SIGTERM; an unclean exit fails the run), drops the database, deletes the
  *    Redis keys, and exits with k6's status (or the checks').
@@ -31,7 +31,7 @@ const say = (line: string) => console.log(`ci:smoke: ${line}`);
 
 const { values: args } = parseArgs({
   options: {
-    scenario: { type: 'string', default: process.env.SMOKE_SCENARIO ?? 'api' },
+    scenario: { type: 'string', default: process.env.SMOKE_SCENARIO ?? 'mixed' },
     'k6-script': { type: 'string' },
     'report-dir': { type: 'string', default: process.env.SMOKE_REPORT_DIR ?? '.local/smoke' },
     'skip-build': { type: 'boolean', default: false },

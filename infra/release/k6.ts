@@ -38,7 +38,7 @@ export function findExecutable(
 }
 
 export interface K6RunOptions {
-  /** The k6 script to run, e.g. `bundlePath('api')`. */
+  /** The k6 script to run, e.g. `bundlePath('mixed')`. */
   script: string;
   /** Target origin, handed to the script as `__ENV.BASE_URL`. */
   baseUrl: string;

@@ -6,7 +6,7 @@
  * a few minutes of alarm data before it scales).
  *
  *   tsx infra/release/scale-out.ts --cluster C --service S --url https://staging.example.com
- *     [--profile stress] [--scenario api] [--min-increase 1] [--settle-minutes 5]
+ *     [--profile stress] [--scenario mixed] [--min-increase 1] [--settle-minutes 5]
  *     [--poll-seconds 15] [--report-dir DIR] [--region R] [--dry-run]
  *
  * Prints every desired/running count it saw. Exit: k6's status when a threshold failed, 1 when
@@ -28,7 +28,7 @@ export interface ScaleOutOptions {
   url: string;
   /** k6 profile. @default 'stress' */
   profile: string;
-  /** k6 scenario (`loadtests/dist/<scenario>.js`). @default 'api' */
+  /** k6 scenario (`loadtests/dist/<scenario>.js`). @default 'mixed' */
   scenario: string;
   /** How many tasks the desired count must rise by. @default 1 */
   minIncrease: number;
@@ -145,7 +145,7 @@ export function parseScaleOutArgs(argv: string[]): ScaleOutOptions & { region?: 
       service: { type: 'string' },
       url: { type: 'string' },
       profile: { type: 'string', default: 'stress' },
-      scenario: { type: 'string', default: 'api' },
+      scenario: { type: 'string', default: 'mixed' },
       'min-increase': { type: 'string', default: '1' },
       'settle-minutes': { type: 'string', default: '5' },
       'poll-seconds': { type: 'string', default: '15' },

@@ -2,7 +2,7 @@
  * Release step `smoke`: tests a deployed API and makes the exit status the gate.
  *
  *   tsx infra/release/smoke.ts --url https://staging.example.com [--suite k6|realworld]
- *     [--profile smoke] [--scenario api] [--report-dir DIR] [--collection FILE] [--dry-run]
+ *     [--profile smoke] [--scenario mixed] [--report-dir DIR] [--collection FILE] [--dry-run]
  *
  * - `k6` (default): runs `loadtests/dist/<scenario>.js` (`npm run loadtest:build`) with
  *   `PROFILE` and `BASE_URL`; exits with k6's status (99 when a threshold failed). Unlike
@@ -26,7 +26,7 @@ export interface SmokeOptions {
   suite: 'k6' | 'realworld';
   /** k6 profile (`__ENV.PROFILE`). @default 'smoke' */
   profile: string;
-  /** k6 scenario: the bundle `loadtests/dist/<scenario>.js`. @default 'api' */
+  /** k6 scenario: the bundle `loadtests/dist/<scenario>.js`. @default 'mixed' */
   scenario: string;
   /** Where the k6 summary or the newman JSON report is written. @default no report files */
   reportDir?: string;
@@ -55,7 +55,7 @@ export function parseSmokeArgs(argv: string[]): SmokeOptions {
       url: { type: 'string' },
       suite: { type: 'string', default: 'k6' },
       profile: { type: 'string', default: 'smoke' },
-      scenario: { type: 'string', default: 'api' },
+      scenario: { type: 'string', default: 'mixed' },
       'report-dir': { type: 'string' },
       collection: { type: 'string', default: DEFAULT_COLLECTION },
       'dry-run': { type: 'boolean', default: false },

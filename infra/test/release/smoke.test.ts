@@ -148,7 +148,7 @@ describe('release step: smoke', () => {
     expect(lines.join('\n')).toContain(
       `would run k6 run -e PROFILE=average -e BASE_URL=https://x.example --summary-export`,
     );
-    expect(lines.join('\n')).toContain(bundlePath('api'));
+    expect(lines.join('\n')).toContain(bundlePath('mixed'));
 
     const collection = path.join(dir, 'collection.json');
     await writeFile(collection, '{}');

@@ -1,14 +1,21 @@
 /**
  * `npm run synth`: synthesizes every environment into cdk.out/<env> in-process (offline, no AWS
- * credentials), runs cdk-nag on each, prints per-environment and total seconds and exits non-zero
- * on any error or unacknowledged finding. Extra context: `npm run synth -- env=prod alarmEmail=x`.
+ * credentials), runs cdk-nag on each, prints per-environment seconds and the monthly cost estimate
+ * generated from the templates, and exits non-zero on any error or unacknowledged finding.
+ * Environments that require HTTPS get the example domain and certificate from
+ * infra/synth.example-context.json unless given. Extra context: `npm run synth -- env=prod x=y`.
+ *
+ * The process ends by draining its event loop (exitCode, never process.exit(): exiting while V8
+ * worker threads are still being torn down hung about one run in six). A watchdog makes sure a
+ * leftover handle can only fail the run, never hang it.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { ENV_NAMES, loadConfig } from '../lib/config.js';
 import type { EnvName } from '../lib/config.js';
-import { cdkJsonContext } from '../lib/cdk-context.js';
+import { cdkJsonContext, exampleContext } from '../lib/cdk-context.js';
+import { estimateCost, formatCostTable } from '../lib/cost.js';
 import { addNagChecks } from '../lib/nag.js';
 import { addPlinthStacks } from '../lib/plinth.js';
 import { REPO_ROOT } from '../lib/stacks/app-stack.js';
@@ -31,16 +38,20 @@ for (const envName of envs) {
   try {
     const app = new App({
       outdir,
-      context: { ...cdkJsonContext(), ...extraContext, env: envName },
+      context: { ...cdkJsonContext(), ...exampleContext(envName), ...extraContext, env: envName },
     });
     // Only explicit context overrides apply here: CDK_DEFAULT_* are ignored for determinism.
     const config = loadConfig({ context: (key) => app.node.tryGetContext(key) });
     const imageDirectory = app.node.tryGetContext('imageDirectory') as string | undefined;
-    addPlinthStacks(app, config, imageDirectory ? { imageDirectory } : {});
+    const stacks = addPlinthStacks(app, config, imageDirectory ? { imageDirectory } : {});
     addNagChecks(app);
     const assembly = app.synth();
-    const stacks = assembly.stacks.map((s) => s.stackName).join(', ');
-    console.log(`✔ ${envName}: ${secondsSince(t0)} s  → ${outdir} (${stacks})`);
+    const names = assembly.stacks.map((s) => s.stackName).join(', ');
+    console.log(`✔ ${envName}: ${secondsSince(t0)} s  → ${outdir} (${names})`);
+    const templates = [stacks.network, stacks.data, stacks.app].map(
+      (s) => assembly.getStackByName(s.stackName).template as object,
+    );
+    console.log(formatCostTable(estimateCost(config, templates)));
   } catch (error) {
     failed = true;
     console.error(`✘ ${envName}: failed after ${secondsSince(t0)} s`);
@@ -52,7 +63,13 @@ console.log(
   `${failed ? 'FAILED' : 'OK'}: synthesized ${envs.join(', ')} in ${secondsSince(started)} s ` +
     `(${process.uptime().toFixed(1)} s including Node/tsx start-up)`,
 );
-process.exit(failed ? 1 : 0);
+process.exitCode = failed ? 1 : 0;
+setTimeout(() => {
+  console.error(
+    `synth finished but a handle kept the process alive for 30 s: ${process.getActiveResourcesInfo().join(', ')}`,
+  );
+  process.kill(process.pid, 'SIGKILL');
+}, 30_000).unref();
 
 function secondsSince(t: number): string {
   return ((performance.now() - t) / 1000).toFixed(1);

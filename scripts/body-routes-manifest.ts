@@ -12,5 +12,8 @@ import {
 } from '../service/src/body-routes.js';
 
 const routes = currentBodyRoutes();
-writeFileSync(join(import.meta.dirname, '..', BODY_ROUTES_MANIFEST), renderBodyRoutesManifest(routes));
+writeFileSync(
+  join(import.meta.dirname, '..', BODY_ROUTES_MANIFEST),
+  renderBodyRoutesManifest(routes),
+);
 console.log(`${BODY_ROUTES_MANIFEST}: ${routes.length} body-accepting endpoints`);

@@ -11,22 +11,19 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { ENV_NAMES, loadConfig } from '../lib/config.js';
+import { ENV_NAMES } from '../lib/config.js';
 import type { EnvName } from '../lib/config.js';
-import { cdkJsonContext, exampleContext } from '../lib/cdk-context.js';
 import { estimateCost, formatCostTable } from '../lib/cost.js';
-import { addNagChecks } from '../lib/nag.js';
-import { addPlinthStacks } from '../lib/plinth.js';
 import { REPO_ROOT } from '../lib/stacks/app-stack.js';
+import { synthesizeEnvironment } from '../lib/synthesize.js';
 
-const extraContext = Object.fromEntries(
+const context = Object.fromEntries(
   process.argv
     .slice(2)
     .filter((a) => a.includes('='))
     .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
 );
-const only = extraContext.env as EnvName | undefined;
+const only = context.env as EnvName | undefined;
 const envs = only ? [only] : [...ENV_NAMES];
 const started = performance.now();
 let failed = false;
@@ -36,29 +33,21 @@ for (const envName of envs) {
   const outdir = join(REPO_ROOT, 'cdk.out', envName);
   rmSync(outdir, { recursive: true, force: true });
   try {
-    const app = new App({
+    const { config, assembly, templates } = synthesizeEnvironment({
+      envName,
       outdir,
-      context: { ...cdkJsonContext(), ...exampleContext(envName), ...extraContext, env: envName },
+      context,
+      ...(context.imageDirectory ? { imageDirectory: context.imageDirectory } : {}),
     });
-    // Only explicit context overrides apply here: CDK_DEFAULT_* are ignored for determinism.
-    const config = loadConfig({ context: (key) => app.node.tryGetContext(key) });
-    const imageDirectory = app.node.tryGetContext('imageDirectory') as string | undefined;
-    const stacks = addPlinthStacks(app, config, imageDirectory ? { imageDirectory } : {});
-    addNagChecks(app);
-    const assembly = app.synth();
     const names = assembly.stacks.map((s) => s.stackName).join(', ');
     console.log(`✔ ${envName}: ${secondsSince(t0)} s  → ${outdir} (${names})`);
-    const templates = [stacks.network, stacks.data, stacks.app].map(
-      (s) => assembly.getStackByName(s.stackName).template as object,
-    );
-    console.log(formatCostTable(estimateCost(config, templates)));
+    console.log(`${formatCostTable(estimateCost(config, templates))}\n`);
   } catch (error) {
     failed = true;
     console.error(`✘ ${envName}: failed after ${secondsSince(t0)} s`);
     console.error(error instanceof Error ? error.message : error);
   }
 }
-
 console.log(
   `${failed ? 'FAILED' : 'OK'}: synthesized ${envs.join(', ')} in ${secondsSince(started)} s ` +
     `(${process.uptime().toFixed(1)} s including Node/tsx start-up)`,

@@ -17,7 +17,11 @@ export function cdkJsonContext(): Record<string, unknown> {
 }
 
 /** Path of the example HTTPS context `npm run synth` and the tests use (see config.ts). */
-export const EXAMPLE_CONTEXT = join(dirname(fileURLToPath(import.meta.url)), '..', 'synth.example-context.json');
+export const EXAMPLE_CONTEXT = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'synth.example-context.json',
+);
 
 /** Example context of one environment (a domain and certificate where HTTPS is required). */
 export function exampleContext(envName: string): Record<string, string> {

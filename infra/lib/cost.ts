@@ -220,7 +220,11 @@ export function estimateCost(config: PlinthConfig, templates: readonly object[])
     alarmMetrics * p.alarmMetricMonth,
   );
   const dashboards = ofType('AWS::CloudWatch::Dashboard').length;
-  add(`CloudWatch dashboards (${dashboards})`, `${dashboards} × $${p.dashboardMonth}`, dashboards * p.dashboardMonth);
+  add(
+    `CloudWatch dashboards (${dashboards})`,
+    `${dashboards} × $${p.dashboardMonth}`,
+    dashboards * p.dashboardMonth,
+  );
   if (!config.dashboard) levers.push({ lever: 'no dashboard', saves: p.dashboardMonth });
   const insights = ofType('AWS::ECS::Cluster').some(([, r]) =>
     JSON.stringify(r.Properties?.ClusterSettings ?? '').includes('"enabled"'),
@@ -252,7 +256,7 @@ export function estimateCost(config: PlinthConfig, templates: readonly object[])
 /** The estimate as a Markdown table (what `npm run synth` prints and docs/infra.md embeds). */
 export function formatCostTable(estimate: CostEstimate): string {
   const rows = [
-    `${estimate.envName}: estimated $/month (us-east-1 list prices of ${PRICES.asOf}; ECR, S3, Lambda, Step Functions, Scheduler and data transfer not counted: < $1 at these volumes)`,
+    `**${estimate.envName}**: estimated $/month (us-east-1 list prices of ${PRICES.asOf}; ECR, S3, Lambda, Step Functions, Scheduler and data transfer not counted: < $1 at these volumes)`,
     '',
     '| Line item | Calculation | $/month |',
     '| --- | --- | ---: |',
@@ -263,6 +267,7 @@ export function formatCostTable(estimate: CostEstimate): string {
     rows.push(
       '',
       `Levers applied (without them: $${(estimate.total + estimate.levers.reduce((s, l) => s + l.saves, 0)).toFixed(2)}):`,
+      '',
       ...estimate.levers.map((l) => `- ${l.lever}: −$${l.saves.toFixed(2)}`),
     );
   }
@@ -272,7 +277,9 @@ export function formatCostTable(estimate: CostEstimate): string {
 function price(table: Record<string, number>, key: string): number {
   const value = table[key];
   if (value === undefined) {
-    throw new Error(`no price for ${key} in infra/lib/prices-us-east-1.json: add it (with the date)`);
+    throw new Error(
+      `no price for ${key} in infra/lib/prices-us-east-1.json: add it (with the date)`,
+    );
   }
   return value;
 }
@@ -343,8 +350,7 @@ function countAlarmMetrics(resources: [string, Resource][]): number {
       n += metrics.length || 1;
     } else if (r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy') {
       const tt = r.Properties?.TargetTrackingScalingPolicyConfiguration as
-        | { CustomizedMetricSpecification?: { Metrics?: { MetricStat?: unknown }[] } }
-        | undefined;
+        { CustomizedMetricSpecification?: { Metrics?: { MetricStat?: unknown }[] } } | undefined;
       if (tt) {
         const custom = tt.CustomizedMetricSpecification?.Metrics?.filter((m) => m.MetricStat);
         n += 2 * (custom?.length || 1);

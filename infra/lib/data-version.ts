@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { CfnOutput, CfnResource, Lazy, Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Lazy } from 'aws-cdk-lib';
 
 /**
  * A fingerprint of every resource of `producer` that other stacks read through weak references
@@ -16,7 +17,8 @@ import { CfnOutput, CfnResource, Lazy, Stack } from 'aws-cdk-lib';
  * Resolved lazily, at synthesis, after CDK has created the producer's `Publish/Output…` outputs.
  */
 export function referencedResourcesVersion(producer: Stack): string {
-  return Lazy.string({ produce: () => fingerprint(producer) });
+  // Uncached: CDK resolves the consumer once while it creates the Publish outputs (too early).
+  return Lazy.uncachedString({ produce: () => fingerprint(producer) });
 }
 
 function fingerprint(producer: Stack): string {

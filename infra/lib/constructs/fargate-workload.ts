@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -155,12 +156,9 @@ export class FargateWorkload extends Construct {
             ],
     });
     // A service with a capacity-provider strategy fails to create while the cluster's
-    // capacity-provider association is still being created; CloudFormation only orders them when
-    // told (issue 11, defect 5).
-    for (const child of props.cluster.node.children) {
-      if (child instanceof ecs.CfnClusterCapacityProviderAssociations) {
-        this.service.node.addDependency(child);
-      }
-    }
+    // capacity-provider association is still being created, and CloudFormation orders them only
+    // when told. The association is added to the cluster at synthesis (by an aspect), so depend on
+    // the whole cluster construct, which includes it then.
+    this.service.node.addDependency(props.cluster);
   }
 }

@@ -147,13 +147,17 @@ export class MigrationRunner extends Construct {
     this.stateMachine.grantStartExecution(start);
     this.stateMachine.grantRead(wait);
 
+    const providerLogs = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: props.logRetention,
+    });
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: start,
       isCompleteHandler: wait,
       queryInterval: Duration.seconds(15),
       totalTimeout: CLOUDFORMATION_WAIT,
       disableWaiterStateMachineLogging: false,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention: props.logRetention }),
+      waiterStateMachineLogOptions: { destination: providerLogs, level: sfn.LogLevel.ERROR },
+      logGroup: providerLogs,
     });
 
     this.acknowledgeFindings(props.cluster, start, wait, provider);

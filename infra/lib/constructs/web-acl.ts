@@ -266,9 +266,7 @@ function alternations(patterns: readonly string[]): string[] {
 }
 
 /** One statement, or an OR of several (WAF requires at least two statements in an OR). */
-function anyOf(
-  statements: wafv2.CfnWebACL.StatementProperty[],
-): wafv2.CfnWebACL.StatementProperty {
+function anyOf(statements: wafv2.CfnWebACL.StatementProperty[]): wafv2.CfnWebACL.StatementProperty {
   if (statements.length === 1) return statements[0] as wafv2.CfnWebACL.StatementProperty;
   return { orStatement: { statements } };
 }

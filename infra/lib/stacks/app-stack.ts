@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, CfnResource, Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  CfnOutput,
+  CfnResource,
+  Duration,
+  IgnoreMode,
+  RemovalPolicy,
+  Validations,
+} from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -136,11 +143,7 @@ export class AppStack extends PlinthStack {
       });
     }
 
-    const image = new ecrAssets.DockerImageAsset(this, 'Image', {
-      directory: props.imageDirectory ?? REPO_ROOT,
-      platform: ecrAssets.Platform.LINUX_AMD64, // x86: Fargate Spot has no ARM capacity
-      ignoreMode: IgnoreMode.DOCKER, // .dockerignore is an allow-list with negations
-    });
+    const image = appImageAsset(this, 'Image', props.imageDirectory ?? REPO_ROOT);
     const appImage = ecs.ContainerImage.fromDockerImageAsset(image);
 
     const settings = new AppSettings(config, data, uploads.bucketName);
@@ -191,7 +194,10 @@ export class AppStack extends PlinthStack {
     });
     this.api.container.addDockerLabel('plinth.data-version', dataVersion);
     this.endpoint.targetGroup.addTarget(
-      this.api.service.loadBalancerTarget({ containerName: APP_CONTAINER, containerPort: API_PORT }),
+      this.api.service.loadBalancerTarget({
+        containerName: APP_CONTAINER,
+        containerPort: API_PORT,
+      }),
     );
     this.api.service.connections.allowFrom(
       this.endpoint.securityGroup,
@@ -312,7 +318,8 @@ export class AppStack extends PlinthStack {
     });
     Validations.of(migrateSg).acknowledge({
       id: 'Annotation::@aws-cdk/aws-ec2:ipv4IgnoreEgressRule',
-      reason: 'The task needs outbound to ECR, Secrets Manager and CloudWatch; PostgreSQL egress is implied.',
+      reason:
+        'The task needs outbound to ECR, Secrets Manager and CloudWatch; PostgreSQL egress is implied.',
     });
     for (const store of dataStores) migrateSg.connections.allowToDefaultPort(store, 'migrate task');
 
@@ -365,7 +372,11 @@ export class AppStack extends PlinthStack {
       new OfficeHours(this, 'OfficeHours', {
         hours: config.officeHours,
         services: [
-          { taskCount: apiScaling, minTasks: config.service.minTasks, maxTasks: config.service.maxTasks },
+          {
+            taskCount: apiScaling,
+            minTasks: config.service.minTasks,
+            maxTasks: config.service.maxTasks,
+          },
           {
             taskCount: this.workerScaling.taskCount,
             minTasks: config.worker.minTasks,
@@ -377,7 +388,10 @@ export class AppStack extends PlinthStack {
       });
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.apiUrl, description: 'Base URL of the Plinth API' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.apiUrl,
+      description: 'Base URL of the Plinth API',
+    });
     new CfnOutput(this, 'LoadBalancerDns', {
       value: this.endpoint.loadBalancer.loadBalancerDnsName,
     });
@@ -536,6 +550,22 @@ export class AppSettings {
         : {}),
     };
   }
+}
+
+/**
+ * The application image asset. Its hash (which re-runs migrations and rolls both services when it
+ * changes) covers only what `.dockerignore` lets into the build context.
+ */
+export function appImageAsset(
+  scope: Construct,
+  id: string,
+  directory: string,
+): ecrAssets.DockerImageAsset {
+  return new ecrAssets.DockerImageAsset(scope, id, {
+    directory,
+    platform: ecrAssets.Platform.LINUX_AMD64, // x86: Fargate Spot has no ARM capacity
+    ignoreMode: IgnoreMode.DOCKER, // .dockerignore is an allow-list with negations
+  });
 }
 
 /** The body-accepting endpoints from the generated manifest. */

@@ -50,7 +50,8 @@ function contractions(statements: string[]): string[] {
     for (const [pattern, why] of CONTRACTIONS) if (pattern.test(sql)) found.push(`${why}: ${sql}`);
     // A new NOT NULL column without a default breaks the previous release's inserts.
     if (/\badd\s+(column\s+)?"[^"]+"[^,;]*\bnot\s+null\b/.test(sql) && !/\bdefault\b/.test(sql)) {
-      if (!/^create table/.test(sql)) found.push(`adds a NOT NULL column without a default: ${sql}`);
+      if (!/^create table/.test(sql))
+        found.push(`adds a NOT NULL column without a default: ${sql}`);
     }
   }
   return found;

@@ -496,7 +496,8 @@ export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
   return config;
 }
 
-const FARGATE_SIZES: Record<number, readonly [number, number]> = {
+/** Fargate task sizes: CPU units → allowed memory range, MiB. */
+export const FARGATE_SIZES: Record<number, readonly [number, number]> = {
   256: [512, 2048],
   512: [1024, 4096],
   1024: [2048, 8192],

@@ -4,18 +4,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { FARGATE_SIZES } from '../config.js';
 
 /** Name of the container that runs the app image in every Plinth task definition. */
 export const APP_CONTAINER = 'App';
-
-/** Fargate sizes: CPU units → allowed memory range, MiB. */
-const FARGATE_MEMORY: Record<number, readonly [number, number]> = {
-  256: [512, 2048],
-  512: [1024, 4096],
-  1024: [2048, 8192],
-  2048: [4096, 16384],
-  4096: [8192, 30720],
-};
 
 /** Props for {@link FargateWorkload}. */
 export interface FargateWorkloadProps {
@@ -77,7 +69,7 @@ export class FargateWorkload extends Construct {
   constructor(scope: Construct, id: string, props: FargateWorkloadProps) {
     super(scope, id);
     const spot = props.spotPercent ?? 0;
-    const memory = FARGATE_MEMORY[props.cpu];
+    const memory = FARGATE_SIZES[props.cpu];
     if (!memory) {
       throw new Error(`${id}: cpu ${props.cpu} is not a Fargate size (256, 512, 1024, 2048, 4096)`);
     }

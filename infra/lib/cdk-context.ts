@@ -15,3 +15,16 @@ export function cdkJsonContext(): Record<string, unknown> {
   };
   return parsed.context ?? {};
 }
+
+/** Path of the example HTTPS context `npm run synth` and the tests use (see config.ts). */
+export const EXAMPLE_CONTEXT = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'synth.example-context.json',
+);
+
+/** Example context of one environment (a domain and certificate where HTTPS is required). */
+export function exampleContext(envName: string): Record<string, string> {
+  const all = JSON.parse(readFileSync(EXAMPLE_CONTEXT, 'utf8')) as Record<string, unknown>;
+  return (all[envName] as Record<string, string> | undefined) ?? {};
+}

@@ -8,7 +8,8 @@
  * Overrides, highest precedence first:
  *  - CDK context: `-c account=123456789012 -c region=eu-west-1 -c azs=eu-west-1a,eu-west-1b`,
  *    `-c domainName=api.example.com -c certificateArn=arn:aws:acm:... -c alarmEmail=ops@example.com`,
- *    `-c corsOrigins=https://app.example.com`
+ *    `-c corsOrigins=https://app.example.com -c loadTestCidrs=203.0.113.10/32 -c ecsExec=true`,
+ *    `-c officeHours=false`
  *  - `CDK_DEFAULT_ACCOUNT` / `CDK_DEFAULT_REGION` (set by the CDK CLI from your AWS profile)
  *  - the per-environment defaults below.
  */
@@ -78,11 +79,6 @@ export interface ServiceConfig {
   /** Target average CPU utilisation, percent. */
   readonly cpuTargetPercent: number;
   /**
-   * Target ALB requests per target per minute. Derived from the per-task capacity measured with
-   * autocannon (req/s at the latency SLO) × 60 × 0.6 headroom; see docs/infra.md.
-   */
-  readonly requestsPerTargetPerMinute: number;
-  /**
    * Run on Fargate Spot (~70 % cheaper, interruptible with a 2-minute warning). dev only: with one
    * task a reclaim means a short outage until ECS places a replacement; prod forbids it.
    */
@@ -99,12 +95,17 @@ export interface RateLimitConfig {
   readonly loginPerAccount: number;
 }
 
-/** Defaults of {@link RateLimitConfig}: the service's own defaults. */
-export const DEFAULT_RATE_LIMIT: RateLimitConfig = {
-  perMinute: 20_000,
-  authPerMinute: 30,
-  loginPerAccount: 10,
-};
+/** Office-hours schedule: outside it the API and worker run no task and the database is stopped. */
+export interface OfficeHoursConfig {
+  /** IANA time zone of the hours, e.g. `Europe/Berlin`. */
+  readonly timeZone: string;
+  /** Hour (0–23) at which the database starts and the services scale back up. */
+  readonly startHour: number;
+  /** Hour (1–23, after `startHour`) at which the services scale to zero and the database stops. */
+  readonly stopHour: number;
+  /** Days of the week the environment runs, as a cron day-of-week field. */
+  readonly weekDays: string;
+}
 
 /** Fargate sizing and scaling for the Bull worker. */
 export interface WorkerConfig {
@@ -116,7 +117,7 @@ export interface WorkerConfig {
   readonly minTasks: number;
   /** Maximum running tasks. */
   readonly maxTasks: number;
-  /** Target waiting+delayed jobs per running worker task. */
+  /** Target waiting jobs (runnable now) per running worker task. */
   readonly backlogPerTaskTarget: number;
   /** CPU safety-net target, percent. */
   readonly cpuTargetPercent: number;
@@ -162,7 +163,10 @@ export interface PlinthConfig {
   readonly service: ServiceConfig;
   /** Worker settings. */
   readonly worker: WorkerConfig;
-  /** Custom domain + certificate; absent = HTTP only (dev). @default undefined */
+  /**
+   * Custom domain + certificate (HTTPS). Required in staging and prod, which refuse to synthesize
+   * without it; dev may run plain HTTP. @default undefined (HTTP only)
+   */
   readonly domain?: DomainConfig;
   /** SES mail; absent = no SES identity, no SMTP secrets. @default undefined */
   readonly mail?: MailConfig;
@@ -177,10 +181,31 @@ export interface PlinthConfig {
   readonly wafEnabled: boolean;
   /** WAF rate-based rule: max requests per client IP per 5 minutes (when `wafEnabled`). */
   readonly wafRateLimitPer5Min: number;
-  /** The API's rate limiter (`RATE_LIMIT_*`). @default {@link DEFAULT_RATE_LIMIT} */
-  readonly rateLimit: RateLimitConfig;
-  /** Allowed CORS origins, comma-separated, or `*` (`CORS_ORIGINS`). @default '*' */
-  readonly corsOrigins: string;
+  /**
+   * Source ranges (IPv4 CIDR) of load generators that the WAF per-IP rate rule does not count, so
+   * a k6 stage can drive the API to its scaling targets; the managed rule groups still apply.
+   * @default [] (every client is rate limited)
+   */
+  readonly loadTestCidrs: readonly string[];
+  /**
+   * Overrides of the API's rate limiter (`RATE_LIMIT_*`); a field left out is not passed, so the
+   * service's own default applies. @default {} (the service defaults)
+   */
+  readonly rateLimit: Partial<RateLimitConfig>;
+  /** Allowed CORS origins, comma-separated, or `*` (`CORS_ORIGINS`). @default the service default (`*`) */
+  readonly corsOrigins?: string;
+  /**
+   * ECS Exec (`aws ecs execute-command`) into API and worker tasks. Opt-in in prod: a shell in a
+   * production task can read every secret it holds. Defaults: dev/staging true, prod false.
+   */
+  readonly ecsExec: boolean;
+  /**
+   * Run only during office hours (dev's cost lever): services at zero tasks and the database
+   * stopped outside them, alarm actions paused meanwhile. @default undefined (always on)
+   */
+  readonly officeHours?: OfficeHoursConfig;
+  /** The CloudWatch dashboard `Plinth-<env>` ($3/month). */
+  readonly dashboard: boolean;
   /**
    * ECS Container Insights on the cluster (~30 custom metrics ≈ $9/month plus performance-log
    * ingestion). The worker's backlog-per-task scaling divides by its `RunningTaskCount`, so without
@@ -196,8 +221,8 @@ export interface PlinthConfig {
   readonly jwtPreviousSecrets: boolean;
   /** CloudWatch Logs retention for app, flow and DB logs, days. */
   readonly logRetentionDays: number;
-  /** Application log level (`LOG_LEVEL`). */
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Application log level (`LOG_LEVEL`). @default the service default (`info`) */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Days until objects under `exports/` expire. */
   readonly exportsExpirationDays: number;
   /** Protect stateful resources: termination protection, deletion protection, RETAIN/SNAPSHOT. */
@@ -212,18 +237,25 @@ const DEFAULT_ACCOUNTS: Record<EnvName, string> = {
 };
 
 /**
- * Per-task capacity in requests/second at p99 < 300 ms, measured with autocannon on the
+ * Capacity of a 0.5 vCPU task in requests/second at p99 < 300 ms, measured with autocannon on the
  * production build pinned to one CPU (GET /api/articles?limit=20, the heaviest common read:
- * 135 req/s at p99 242 ms on one vCPU) and halved for the 0.5 vCPU task. See docs/infra.md
- * "Scaling on requests per target" for the run and the other endpoints.
+ * 135 req/s at p99 242 ms on one vCPU) and halved. See docs/infra.md "Scaling on requests per
+ * target" for the run and the other endpoints.
  */
 export const MEASURED_TASK_CAPACITY_RPS = 65;
+/** CPU units of the task size {@link MEASURED_TASK_CAPACITY_RPS} was measured for (0.5 vCPU). */
+export const MEASURED_TASK_CPU = 512;
 /** Fraction of measured capacity the scaling target aims at (room for bursts while scaling out). */
 export const SCALING_HEADROOM = 0.6;
-/** ALBRequestCountPerTarget is a per-minute sum; target = capacity × 60 s × headroom. */
-export const REQUESTS_PER_TARGET_PER_MINUTE = Math.round(
-  MEASURED_TASK_CAPACITY_RPS * 60 * SCALING_HEADROOM,
-);
+
+/**
+ * ALBRequestCountPerTarget target for a task of `cpu` units: the measured capacity scaled to the
+ * task's vCPU share (the API is CPU-bound: one Node process), × 60 s (the metric is a per-minute
+ * sum) × headroom.
+ */
+export function requestsPerTargetPerMinute(cpu: number): number {
+  return Math.round(MEASURED_TASK_CAPACITY_RPS * (cpu / MEASURED_TASK_CPU) * 60 * SCALING_HEADROOM);
+}
 
 const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
   dev: {
@@ -253,7 +285,6 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
       minTasks: 1,
       maxTasks: 2,
       cpuTargetPercent: 70,
-      requestsPerTargetPerMinute: REQUESTS_PER_TARGET_PER_MINUTE,
       spot: true,
     },
     worker: {
@@ -267,8 +298,12 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
     },
     wafEnabled: false,
     wafRateLimitPer5Min: 2000,
-    rateLimit: DEFAULT_RATE_LIMIT,
-    corsOrigins: '*',
+    loadTestCidrs: [],
+    rateLimit: {},
+    ecsExec: true,
+    // 07:00–19:00 on weekdays: 60 of 168 hours (see the cost table in docs/infra.md).
+    officeHours: { timeZone: 'UTC', startHour: 7, stopHour: 19, weekDays: 'MON-FRI' },
+    dashboard: false,
     containerInsights: false,
     jwtPreviousSecrets: false,
     logRetentionDays: 7,
@@ -304,7 +339,6 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
       minTasks: 2,
       maxTasks: 4,
       cpuTargetPercent: 60,
-      requestsPerTargetPerMinute: REQUESTS_PER_TARGET_PER_MINUTE,
       spot: false,
     },
     worker: {
@@ -318,12 +352,13 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
     },
     wafEnabled: true,
     wafRateLimitPer5Min: 2000,
-    rateLimit: DEFAULT_RATE_LIMIT,
-    corsOrigins: '*',
+    loadTestCidrs: [],
+    rateLimit: {},
+    ecsExec: true,
+    dashboard: true,
     containerInsights: true,
     jwtPreviousSecrets: true,
     logRetentionDays: 30,
-    logLevel: 'info',
     exportsExpirationDays: 14,
     protectData: false,
   },
@@ -354,7 +389,6 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
       minTasks: 3,
       maxTasks: 20,
       cpuTargetPercent: 60,
-      requestsPerTargetPerMinute: REQUESTS_PER_TARGET_PER_MINUTE,
       spot: false,
     },
     worker: {
@@ -368,12 +402,13 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
     },
     wafEnabled: true,
     wafRateLimitPer5Min: 2000,
-    rateLimit: DEFAULT_RATE_LIMIT,
-    corsOrigins: '*',
+    loadTestCidrs: [],
+    rateLimit: {},
+    ecsExec: false,
+    dashboard: true,
     containerInsights: true,
     jwtPreviousSecrets: true,
     logRetentionDays: 90,
-    logLevel: 'info',
     exportsExpirationDays: 30,
     protectData: true,
   },
@@ -408,6 +443,20 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
 
+/** A boolean context value (`-c ecsExec=true`); undefined when not given. */
+function flag(v: unknown): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  const s = str(v);
+  return s === undefined ? undefined : s === 'true';
+}
+
+function list(v: unknown): string[] | undefined {
+  return str(v)
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 /** Loads and validates the configuration for one environment. Throws {@link ConfigError}. */
 export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
   const ctx = opts.context;
@@ -425,8 +474,13 @@ export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
   const certificateArn = str(ctx('certificateArn'));
   const alarmEmail = str(ctx('alarmEmail'));
   const corsOrigins = str(ctx('corsOrigins'));
+  const loadTestCidrs = list(ctx('loadTestCidrs'));
+  const ecsExec = flag(ctx('ecsExec'));
+  const officeHours = flag(ctx('officeHours'));
+  const { officeHours: baseOfficeHours, ...rest } = base;
   const config: PlinthConfig = {
-    ...base,
+    ...rest,
+    ...(baseOfficeHours && officeHours !== false ? { officeHours: baseOfficeHours } : {}),
     account: str(ctx('account')) ?? str(env.CDK_DEFAULT_ACCOUNT) ?? DEFAULT_ACCOUNTS[envName],
     region: str(ctx('region')) ?? str(env.CDK_DEFAULT_REGION) ?? base.region,
     availabilityZones: azs ? azs.split(',').map((s) => s.trim()) : base.availabilityZones,
@@ -435,12 +489,15 @@ export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
       : {}),
     ...(alarmEmail ? { alarmEmail } : {}),
     ...(corsOrigins ? { corsOrigins } : {}),
+    ...(loadTestCidrs ? { loadTestCidrs } : {}),
+    ...(ecsExec !== undefined ? { ecsExec } : {}),
   };
   validateConfig(config);
   return config;
 }
 
-const FARGATE_SIZES: Record<number, readonly [number, number]> = {
+/** Fargate task sizes: CPU units → allowed memory range, MiB. */
+export const FARGATE_SIZES: Record<number, readonly [number, number]> = {
   256: [512, 2048],
   512: [1024, 4096],
   1024: [2048, 8192],
@@ -539,13 +596,43 @@ export function validateConfig(c: PlinthConfig): void {
     p.push('prod requires service.minTasks ≥ 2 (one task per AZ survives an AZ failure)');
   }
   if (c.envName === 'prod' && c.service.spot) p.push('prod must not run the API on Fargate Spot');
-  if (c.service.requestsPerTargetPerMinute <= 0) {
-    p.push('service.requestsPerTargetPerMinute must be > 0 (see docs/infra.md for the derivation)');
-  }
   if (c.worker.minTasks < 1) {
     p.push(
       'worker.minTasks must be ≥ 1: the worker publishes the QueueBacklog metric, so with 0 tasks ' +
-        'nothing would report the backlog and waiting jobs would be stranded',
+        'nothing would report the backlog and waiting jobs would be stranded ' +
+        '(officeHours stops it on a schedule instead, with its alarms paused)',
+    );
+  }
+  const oh = c.officeHours;
+  if (oh) {
+    if (c.protectData) {
+      p.push('officeHours stops the database and every task: not allowed with protectData (prod)');
+    }
+    if (
+      !Number.isInteger(oh.startHour) ||
+      !Number.isInteger(oh.stopHour) ||
+      oh.startHour < 0 ||
+      oh.stopHour > 23 ||
+      oh.startHour >= oh.stopHour
+    ) {
+      p.push('officeHours: startHour and stopHour must be whole hours with 0 ≤ start < stop ≤ 23');
+    }
+    if (!/^[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3}(-[A-Z]{3})?)*$/.test(oh.weekDays)) {
+      p.push(`officeHours.weekDays "${oh.weekDays}" must be a cron day-of-week field like MON-FRI`);
+    }
+  }
+  for (const cidr of c.loadTestCidrs) {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+    if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+      p.push(`loadTestCidrs: "${cidr}" is not an IPv4 CIDR like 203.0.113.10/32`);
+    }
+  }
+  if (c.envName !== 'dev' && !c.domain) {
+    p.push(
+      `${c.envName} must serve HTTPS (session cookies and tokens must not travel in clear): ` +
+        'pass -c domainName=api.example.com -c certificateArn=arn:aws:acm:' +
+        `${c.region}:<account>:certificate/<id> (an ACM certificate for that name in ${c.region}); ` +
+        'only dev may run plain HTTP',
     );
   }
   if (c.worker.spotPercent < 0 || c.worker.spotPercent > 100) {
@@ -564,11 +651,11 @@ export function validateConfig(c: PlinthConfig): void {
     ['authPerMinute', rl.authPerMinute, 1_000_000],
     ['loginPerAccount', rl.loginPerAccount, 1_000_000],
   ] as const) {
-    if (!Number.isInteger(value) || value < 1 || value > max) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
       p.push(`rateLimit.${key} must be an integer 1–${max.toLocaleString('en-US')}`);
     }
   }
-  if (c.corsOrigins.trim() === '' || /\s/.test(c.corsOrigins)) {
+  if (c.corsOrigins !== undefined && (c.corsOrigins.trim() === '' || /\s/.test(c.corsOrigins))) {
     p.push('corsOrigins must be "*" or comma-separated origins without spaces');
   }
   if (c.wafRateLimitPer5Min < 10 || c.wafRateLimitPer5Min > 2_000_000_000) {

@@ -1,5 +1,6 @@
 import { Tags, Validations } from 'aws-cdk-lib';
-import type { App, Environment } from 'aws-cdk-lib';
+import type { Environment } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import type { PlinthConfig } from './config.js';
 import { AppStack } from './stacks/app-stack.js';
 import { DataStack } from './stacks/data-stack.js';
@@ -21,9 +22,12 @@ export interface PlinthStacks {
   readonly app: AppStack;
 }
 
-/** Adds the three Plinth stacks of one environment to `app` (stack names `Plinth-<env>-*`). */
+/**
+ * Adds the three Plinth stacks of one environment to `app` (stack names `Plinth-<env>-*`): an App,
+ * or a `Stage` of a pipeline (CDK Pipelines deploys the stage's stacks in dependency order).
+ */
 export function addPlinthStacks(
-  app: App,
+  app: Construct,
   config: PlinthConfig,
   options: PlinthStacksOptions = {},
 ): PlinthStacks {

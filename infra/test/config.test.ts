@@ -1,15 +1,22 @@
 import { describe, expect, it } from '@jest/globals';
+import { exampleContext } from '../lib/cdk-context.js';
 import {
   ConfigError,
   MEASURED_TASK_CAPACITY_RPS,
-  REQUESTS_PER_TARGET_PER_MINUTE,
   SCALING_HEADROOM,
   loadConfig,
+  requestsPerTargetPerMinute,
 } from '../lib/config.js';
 import type { LoadConfigOptions } from '../lib/config.js';
 
-const load = (context: Record<string, string> = {}, rest: Partial<LoadConfigOptions> = {}) =>
-  loadConfig({ context: (key) => context[key], ...rest });
+/** Loads with the example HTTPS context of staging/prod, like `npm run synth`. */
+const load = (context: Record<string, string> = {}, rest: Partial<LoadConfigOptions> = {}) => {
+  const all = { ...exampleContext(context.env ?? 'dev'), ...context };
+  return loadConfig({ context: (key) => all[key], ...rest });
+};
+/** Loads exactly the given context (what `npx cdk synth -c ...` sees). */
+const loadBare = (context: Record<string, string>) =>
+  loadConfig({ context: (key) => context[key] });
 const failure = (fn: () => unknown): string => {
   try {
     fn();
@@ -97,9 +104,20 @@ describe('loadConfig', () => {
       });
     }
     for (const c of [dev, staging, prod]) {
-      expect(c.rateLimit).toEqual({ perMinute: 20000, authPerMinute: 30, loginPerAccount: 10 });
-      expect(c.corsOrigins).toBe('*');
+      // Nothing restated: the service's own defaults apply unless a value is configured.
+      expect(c.rateLimit).toEqual({});
+      expect(c.corsOrigins).toBeUndefined();
     }
+    expect([dev.ecsExec, staging.ecsExec, prod.ecsExec]).toEqual([true, true, false]);
+    expect(load({ env: 'prod', ecsExec: 'true' }).ecsExec).toBe(true);
+    expect(dev.officeHours).toEqual({
+      timeZone: 'UTC',
+      startHour: 7,
+      stopHour: 19,
+      weekDays: 'MON-FRI',
+    });
+    expect(load({ officeHours: 'false' }).officeHours).toBeUndefined();
+    expect(prod.officeHours).toBeUndefined();
     expect(load({ corsOrigins: 'https://app.example.com' }).corsOrigins).toBe(
       'https://app.example.com',
     );
@@ -110,12 +128,30 @@ describe('loadConfig', () => {
     expect(message.split('\n  - ')).toHaveLength(3);
   });
 
-  it('derives the requests-per-target scaling value from measured capacity and headroom', () => {
-    expect(REQUESTS_PER_TARGET_PER_MINUTE).toBe(
+  it('derives the requests-per-target target from the task size (measured for 0.5 vCPU)', () => {
+    expect(requestsPerTargetPerMinute(512)).toBe(
       Math.round(MEASURED_TASK_CAPACITY_RPS * 60 * SCALING_HEADROOM),
     );
-    expect(load({ env: 'prod' }).service.requestsPerTargetPerMinute).toBe(
-      REQUESTS_PER_TARGET_PER_MINUTE,
+    expect(requestsPerTargetPerMinute(256)).toBe(1170);
+    expect(requestsPerTargetPerMinute(1024)).toBe(4680);
+  });
+
+  it.each(['staging', 'prod'])(
+    'refuses %s without HTTPS and says what to set; dev may run plain HTTP',
+    (env) => {
+      const message = failure(() => loadBare({ env }));
+      expect(message).toContain(`${env} must serve HTTPS`);
+      expect(message).toContain('-c domainName=api.example.com -c certificateArn=arn:aws:acm:');
+      expect(loadBare({ env: 'dev' }).domain).toBeUndefined();
+    },
+  );
+
+  it('takes load-test source ranges for the WAF rate rule and rejects malformed ones', () => {
+    expect(
+      load({ env: 'staging', loadTestCidrs: '203.0.113.10/32, 198.51.100.0/24' }).loadTestCidrs,
+    ).toEqual(['203.0.113.10/32', '198.51.100.0/24']);
+    expect(failure(() => load({ env: 'staging', loadTestCidrs: '203.0.113.300/32' }))).toContain(
+      'loadTestCidrs',
     );
   });
 });
@@ -127,6 +163,16 @@ describe('validateConfig rules', () => {
     const { validateConfig } = await import('../lib/config.js');
     return failure(() => validateConfig({ ...prod, ...patch } as typeof prod));
   };
+
+  it('stops databases on a schedule only where data is not protected', async () => {
+    const dev = load({ env: 'dev' });
+    expect(await check({ officeHours: dev.officeHours })).toContain(
+      'officeHours stops the database and every task',
+    );
+    expect(
+      await check({ protectData: false, officeHours: { ...dev.officeHours, stopHour: 5 } }),
+    ).toContain('0 ≤ start < stop ≤ 23');
+  });
 
   it('never lets the worker scale to zero (it publishes the backlog metric)', async () => {
     expect(await check({ worker: { ...prod.worker, minTasks: 0 } })).toContain(
@@ -162,9 +208,7 @@ describe('validateConfig rules', () => {
   });
 
   it('validates the API rate limits and CORS origins', async () => {
-    expect(await check({ rateLimit: { ...prod.rateLimit, authPerMinute: 0 } })).toContain(
-      'rateLimit.authPerMinute',
-    );
+    expect(await check({ rateLimit: { authPerMinute: 0 } })).toContain('rateLimit.authPerMinute');
     expect(await check({ corsOrigins: 'https://a.example, https://b.example' })).toContain(
       'corsOrigins',
     );

@@ -1,115 +1,92 @@
-// The migration runner's logic, with the ECS API (the external edge) replaced by a scripted fake.
+// The migration deploy step's handlers, with Step Functions (the external edge) replaced by a
+// scripted fake; the state machine itself is checked in platform.test.ts.
 import { describe, expect, it } from '@jest/globals';
-import { readSettings, runMigration } from '../lambda/migration-runner/run-migration.mjs';
-import type {
-  EcsTask,
-  EcsTasksResponse,
-  MigrationDeps,
-} from '../lambda/migration-runner/run-migration.d.mts';
+import {
+  PHYSICAL_ID,
+  checkExecution,
+  startMigration,
+} from '../lambda/migration-runner/deploy-step.mjs';
+import type { DeployStepDeps, DeployStepEvent } from '../lambda/migration-runner/deploy-step.d.mts';
 
-const settings = readSettings({
-  CLUSTER_ARN: 'arn:aws:ecs:us-east-1:111111111111:cluster/plinth',
-  TASK_DEFINITION_ARN: 'arn:aws:ecs:us-east-1:111111111111:task-definition/migrate:7',
-  SUBNET_IDS: 'subnet-a,subnet-b',
-  SECURITY_GROUP_IDS: 'sg-1',
-  POLL_INTERVAL_MS: '1000',
-});
-const TASK = 'arn:aws:ecs:us-east-1:111111111111:task/plinth/abc';
+const SM = 'arn:aws:states:us-east-1:111111111111:stateMachine:migrate';
+const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:migrate:update-1';
 
-function fakeEcs(started: EcsTasksResponse, states: EcsTask[]) {
-  let clock = 0;
-  const calls: { runTask: Record<string, unknown>[]; describe: number } = {
-    runTask: [],
-    describe: 0,
+function fakeSfn(statuses: { status: string; error?: string; cause?: string }[] = []) {
+  const started: Parameters<DeployStepDeps['startExecution']>[0][] = [];
+  let described = 0;
+  const deps: DeployStepDeps = {
+    startExecution: async (input) => {
+      started.push(input);
+      return { executionArn: EXECUTION };
+    },
+    describeExecution: async () => statuses[Math.min(described++, statuses.length - 1)] ?? {},
+    log: () => undefined,
   };
-  const logs: string[] = [];
-  const deps: MigrationDeps = {
-    runTask: async (input) => {
-      calls.runTask.push(input);
-      return started;
-    },
-    describeTasks: async () => {
-      const task = states[Math.min(calls.describe, states.length - 1)];
-      calls.describe += 1;
-      return { tasks: task ? [task] : [] };
-    },
-    sleep: async (ms) => {
-      clock += ms;
-    },
-    now: () => clock,
-    log: (m) => logs.push(m),
-  };
-  return { deps, calls, logs };
+  return { deps, started };
 }
 
-const ok = (name: string) => ({ name, exitCode: 0 });
+const event = (RequestType: DeployStepEvent['RequestType']): DeployStepEvent => ({
+  RequestType,
+  RequestId: '5d1e2f00-1111-2222-3333-444455556666',
+  PhysicalResourceId: PHYSICAL_ID,
+  ResourceProperties: { StateMachineArn: SM, ImageVersion: 'abc123' },
+});
 
-describe('runMigration', () => {
-  it('runs the task in the private subnets without a public IP and succeeds when all containers exit 0', async () => {
-    const { deps, calls } = fakeEcs({ tasks: [{ taskArn: TASK }] }, [
-      { lastStatus: 'PROVISIONING' },
-      { lastStatus: 'RUNNING' },
-      { lastStatus: 'STOPPED', containers: [ok('DbBootstrap'), ok('Migrate')] },
-    ]);
-    await expect(runMigration(deps, settings, 60_000)).resolves.toEqual({ taskArn: TASK });
-    expect(calls.describe).toBe(3);
-    expect(calls.runTask[0]).toMatchObject({
-      cluster: settings.cluster,
-      taskDefinition: settings.taskDefinition,
-      launchType: 'FARGATE',
-      networkConfiguration: {
-        awsvpcConfiguration: {
-          subnets: ['subnet-a', 'subnet-b'],
-          securityGroups: ['sg-1'],
-          assignPublicIp: 'DISABLED',
+describe('migration deploy step', () => {
+  it.each(['Create', 'Update'] as const)(
+    'on %s (a deploy, or a rollback with the previous image) starts one execution named after the request',
+    async (type) => {
+      const { deps, started } = fakeSfn();
+      const result = await startMigration(event(type), deps);
+      expect(started).toEqual([
+        {
+          stateMachineArn: SM,
+          name: `${type.toLowerCase()}-5d1e2f00-1111-2222-3333-444455556666`,
+          input: JSON.stringify({ imageVersion: 'abc123', requestType: type }),
         },
-      },
+      ]);
+      // The same physical id every time: an update never turns into a replacement + delete.
+      expect(result).toEqual({
+        PhysicalResourceId: PHYSICAL_ID,
+        Data: { ExecutionArn: EXECUTION },
+      });
+    },
+  );
+
+  it('on Delete starts nothing (forward-only: migrations are never undone)', async () => {
+    const { deps, started } = fakeSfn();
+    expect(await startMigration(event('Delete'), deps)).toEqual({
+      PhysicalResourceId: PHYSICAL_ID,
     });
+    expect(started).toEqual([]);
+    expect(await checkExecution(event('Delete'), deps)).toEqual({ IsComplete: true });
   });
 
-  it('fails the deployment with the exit code when the migration exits non-zero', async () => {
-    const { deps } = fakeEcs({ tasks: [{ taskArn: TASK }] }, [
-      {
-        lastStatus: 'STOPPED',
-        stopCode: 'EssentialContainerExited',
-        stoppedReason: 'Essential container in task exited',
-        containers: [ok('DbBootstrap'), { name: 'Migrate', exitCode: 1 }],
-      },
+  it('keeps waiting while the execution runs, however long, and completes when it succeeds', async () => {
+    const { deps } = fakeSfn([
+      { status: 'RUNNING' },
+      { status: 'RUNNING' },
+      { status: 'SUCCEEDED' },
     ]);
-    await expect(runMigration(deps, settings, 60_000)).rejects.toThrow(
-      /migration failed — Migrate: exit 1; task stopped: EssentialContainerExited/,
-    );
+    const polled = { ...event('Update'), Data: { ExecutionArn: EXECUTION } };
+    expect(await checkExecution(polled, deps)).toEqual({ IsComplete: false });
+    expect(await checkExecution(polled, deps)).toEqual({ IsComplete: false });
+    expect(await checkExecution(polled, deps)).toEqual({ IsComplete: true });
   });
 
-  it('fails when a container never ran (no exit code), e.g. the bootstrap failed or the image could not be pulled', async () => {
-    const { deps } = fakeEcs({ tasks: [{ taskArn: TASK }] }, [
-      {
-        lastStatus: 'STOPPED',
-        stoppedReason: 'CannotPullContainerError',
-        containers: [
-          { name: 'DbBootstrap', exitCode: 2 },
-          { name: 'Migrate', reason: 'dependency failed' },
-        ],
-      },
-    ]);
-    await expect(runMigration(deps, settings, 60_000)).rejects.toThrow(
-      /DbBootstrap: exit 2, Migrate: exit none \(dependency failed\).*CannotPullContainerError/,
-    );
-  });
-
-  it('fails when ECS cannot place the task', async () => {
-    const { deps } = fakeEcs({ tasks: [], failures: [{ reason: 'RESOURCE:ENI' }] }, []);
-    await expect(runMigration(deps, settings, 60_000)).rejects.toThrow(
-      /RunTask for the migration failed: RESOURCE:ENI/,
-    );
-  });
-
-  it('gives up before the Lambda times out and says the task may still be running', async () => {
-    const { deps } = fakeEcs({ tasks: [{ taskArn: TASK }] }, [{ lastStatus: 'RUNNING' }]);
-    await expect(runMigration(deps, settings, 5_000)).rejects.toThrow(/did not stop in time/);
-  });
-
-  it('rejects missing settings with the variable name', () => {
-    expect(() => readSettings({})).toThrow('missing environment variable CLUSTER_ARN');
-  });
+  it.each(['FAILED', 'TIMED_OUT', 'ABORTED'])(
+    'fails the deployment when the execution ends %s, with the cause',
+    async (status) => {
+      const { deps } = fakeSfn([
+        {
+          status,
+          error: 'MigrationFailed',
+          cause: 'containers: [{"name":"Migrate","exitCode":1}]',
+        },
+      ]);
+      await expect(
+        checkExecution({ ...event('Create'), Data: { ExecutionArn: EXECUTION } }, deps),
+      ).rejects.toThrow(new RegExp(`migration ${status}: MigrationFailed .*"exitCode":1`));
+    },
+  );
 });

@@ -1,8 +1,13 @@
 // Prod with a domain, certificate and alarm e-mail: the properties an AWS reviewer looks for.
 import { describe, expect, it } from '@jest/globals';
 import { Match } from 'aws-cdk-lib/assertions';
-import { MANAGED_RULE_GROUPS } from '../lib/constructs/web-acl.js';
-import { onlyResource, synthesize } from './support.js';
+import { configSchema } from '../../service/src/config.js';
+import { NewArticleRequest } from '../../service/src/modules/articles/articles.schemas.js';
+import { requestsPerTargetPerMinute } from '../lib/config.js';
+import { MANAGED_RULE_GROUPS, SCOPED_BODY_RULES } from '../lib/constructs/web-acl.js';
+import { readBodyRoutes } from '../lib/stacks/app-stack.js';
+import { dependencyClosure, onlyResource, synthesize } from './support.js';
+import { evaluate } from './waf-eval.js';
 
 const CERT = 'arn:aws:acm:us-east-1:333333333333:certificate/0b9a1c2d-1111-2222-3333-444455556666';
 const prod = synthesize('prod', {
@@ -115,24 +120,30 @@ describe('API service', () => {
     expect(container.PortMappings?.map((p) => p.ContainerPort)).toEqual([3000, 9464]);
   });
 
-  it('gets the documented environment and secrets', () => {
+  it('gets the documented environment and secrets, and no restated service default', () => {
     const env = envOf(container);
     expect(env).toMatchObject({
       NODE_ENV: 'production',
       APP_ENV: 'prod',
-      PORT: '3000',
-      METRICS_PORT: '9464',
       TRUST_PROXY: 'true',
       DATABASE_SSL: 'require',
-      SHUTDOWN_TIMEOUT_MS: '25000',
       S3_BUCKET: 'plinth-prod-uploads-333333333333-us-east-1',
       PUBLIC_URL: 'https://api.example.com',
-      SESSION_COOKIE_SECURE: 'true',
-      CORS_ORIGINS: config.corsOrigins,
-      RATE_LIMIT_PER_MINUTE: String(config.rateLimit.perMinute),
-      RATE_LIMIT_AUTH_PER_MINUTE: String(config.rateLimit.authPerMinute),
-      RATE_LIMIT_LOGIN_PER_ACCOUNT: String(config.rateLimit.loginPerAccount),
     });
+    // Defaults the service has itself (port, shutdown, rate limits, CORS, Secure cookie in
+    // production, log level) are left to it.
+    for (const name of [
+      'PORT',
+      'METRICS_PORT',
+      'SHUTDOWN_TIMEOUT_MS',
+      'RATE_LIMIT_PER_MINUTE',
+      'CORS_ORIGINS',
+      'SESSION_COOKIE_SECURE',
+      'LOG_LEVEL',
+    ]) {
+      expect(env[name]).toBeUndefined();
+    }
+    expect(configSchema.shape.PORT.parse(undefined)).toBe(3000);
     expect(JSON.stringify(env.DATABASE_URL)).toMatch(/postgres:\/\//);
     expect(JSON.stringify(env.REDIS_URL)).toContain('rediss://');
     expect(JSON.stringify(env.REDIS_CACHE_URL)).toContain('rediss://');
@@ -149,15 +160,16 @@ describe('API service', () => {
     expect(JSON.stringify(previous?.ValueFrom)).toContain('JwtPreviousSecrets');
   });
 
-  it('uses a circuit breaker with rollback, ECS Exec and zero-downtime deployments', () => {
+  it('uses a circuit breaker with rollback and zero-downtime deployments; ECS Exec is opt-in in prod', () => {
     expect(service('ApiService').resource.Properties).toMatchObject({
       DeploymentConfiguration: {
         DeploymentCircuitBreaker: { Enable: true, Rollback: true },
         MinimumHealthyPercent: 100,
         MaximumPercent: 200,
       },
-      EnableExecuteCommand: true,
+      EnableExecuteCommand: false,
     });
+    expect(service('WorkerService').resource.Properties.EnableExecuteCommand).toBe(false);
     expect(service('ApiService').resource.Properties.LoadBalancers).toHaveLength(1);
   });
 
@@ -201,6 +213,13 @@ describe('API service', () => {
     });
   });
 
+  it('starts a service only after the cluster capacity providers are associated', () => {
+    const [association] = onlyResource(app, 'AWS::ECS::ClusterCapacityProviderAssociations');
+    for (const name of ['ApiService', 'WorkerService']) {
+      expect(dependencyClosure(app, service(name).id)).toContain(association);
+    }
+  });
+
   it('associates a WAF web ACL with a rate-based rule and the managed rule groups', () => {
     const [aclId] = onlyResource(app, 'AWS::WAFv2::WebACL', {
       Scope: 'REGIONAL',
@@ -236,7 +255,7 @@ describe('API service', () => {
         PredefinedMetricSpecification: Match.objectLike({
           PredefinedMetricType: 'ALBRequestCountPerTarget',
         }),
-        TargetValue: config.service.requestsPerTargetPerMinute,
+        TargetValue: requestsPerTargetPerMinute(config.service.cpu),
       }),
     });
     app.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
@@ -346,7 +365,37 @@ describe('worker service', () => {
 
 describe('migrations on deploy', () => {
   const migrate = taskDefinition('MigrateTask');
-  const [triggerId, trigger] = onlyResource(app, 'Custom::Trigger');
+  const [stepId, step] = onlyResource(app, 'Custom::PlinthMigrations');
+  const [machineId, machine] = onlyResource(app, 'AWS::StepFunctions::StateMachine', {
+    DefinitionString: Match.anyValue(),
+    TracingConfiguration: { Enabled: true },
+  });
+  const definition = JSON.parse(
+    (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]
+      .map((part) => (typeof part === 'string' ? part : 'TOKEN'))
+      .join(''),
+  ) as {
+    StartAt: string;
+    States: Record<
+      string,
+      {
+        Type: string;
+        Next?: string;
+        Resource?: string;
+        Catch?: { Next: string }[];
+        Choices?: { Next: string }[];
+        Default?: string;
+      }
+    >;
+  };
+  const policyStatements = (roleRef: unknown) =>
+    Object.values(app.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(JSON.stringify(roleRef)))
+      .flatMap(
+        (p) =>
+          (p.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } })
+            .PolicyDocument.Statement,
+      );
 
   it('bootstraps the runtime role, then runs the migrate command as the owner', () => {
     const bootstrap = migrate.containers.find((c) => c.Name === 'DbBootstrap') as Container;
@@ -361,23 +410,165 @@ describe('migrations on deploy', () => {
     );
   });
 
-  it('runs the migrate task synchronously after the task definition exists', () => {
-    expect(trigger.DependsOn).toContain(migrate.id);
-    expect(trigger.Properties.InvocationType).toBe('RequestResponse');
-    expect(trigger.Properties.ExecuteOnHandlerChange).toBe(true);
-    app.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          TASK_DEFINITION_ARN: { Ref: migrate.id },
-          IMAGE_VERSION: Match.stringLikeRegexp('^[0-9a-f]{64}$'),
-        }),
-      },
+  it('runs the task to completion (runTask.sync), then succeeds only if every container exited 0', () => {
+    expect(definition.StartAt).toBe('RunMigrateTask');
+    const runState = definition.States.RunMigrateTask;
+    expect(runState?.Resource).toMatch(/^arn:.*:states:::ecs:runTask\.sync$/);
+    expect(runState?.Next).toBe('AllContainersExitedZero');
+    expect(runState?.Catch?.map((c) => c.Next)).toEqual(['CouldNotRun']);
+    const check = definition.States.AllContainersExitedZero;
+    expect(check?.Type).toBe('Choice');
+    expect(check?.Choices?.map((c) => c.Next)).toEqual(['Migrated']);
+    expect(check?.Default).toBe('MigrationFailed');
+    expect(definition.States.Migrated?.Type).toBe('Succeed');
+    expect(definition.States.MigrationFailed?.Type).toBe('Fail');
+    expect(definition.States.CouldNotRun?.Type).toBe('Fail');
+  });
+
+  it('lets the state machine run and tag exactly the migrate task, and pass only its roles', () => {
+    const statements = policyStatements(
+      (machine.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
+        ? { Ref: (machine.Properties.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0] }
+        : {},
+    );
+    const of = (action: string) => statements.filter((st) => [st.Action].flat().includes(action));
+    expect(JSON.stringify(of('ecs:RunTask'))).toContain(migrate.id);
+    expect(of('ecs:TagResource')).toEqual([
+      expect.objectContaining({ Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } } }),
+    ]);
+    const passRole = JSON.stringify(of('iam:PassRole'));
+    expect(passRole).toContain('MigrateTaskTaskRole');
+    expect(passRole).toContain('MigrateTaskExecutionRole');
+    expect(passRole).not.toContain('ApiTask');
+    expect(of('ecs:StopTask')).toHaveLength(1);
+  });
+
+  it('starts an execution of this state machine only, on every image change', () => {
+    expect(step.Properties).toMatchObject({
+      StateMachineArn: { Ref: machineId },
+      ImageVersion: expect.stringMatching(/^[0-9a-f]{64}$/),
+      TaskDefinitionArn: { Ref: migrate.id },
+      ServiceTimeout: '3600',
     });
+    const starts = Object.values(app.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      (
+        p.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } }
+      ).PolicyDocument.Statement.filter((st) =>
+        [st.Action].flat().includes('states:StartExecution'),
+      ),
+    );
+    for (const st of starts) {
+      expect(JSON.stringify(st.Resource)).toMatch(/MigrationRunnerStateMachine|waiterstatemachine/);
+    }
+  });
+
+  it('starts only after the rules that let the task reach PostgreSQL and Redis exist', () => {
+    const [sgId] = onlyResource(app, 'AWS::EC2::SecurityGroup', {
+      GroupDescription: 'Plinth one-off migration task',
+    });
+    const rules = Object.entries(app.findResources('AWS::EC2::SecurityGroupIngress')).filter(
+      ([, r]) => JSON.stringify(r.Properties.SourceSecurityGroupId).includes(sgId),
+    );
+    expect(rules).toHaveLength(3); // primary, queue Redis, cache Redis
+    const closure = dependencyClosure(app, stepId);
+    for (const [ruleId] of rules) expect(closure).toContain(ruleId);
   });
 
   it('updates neither service before the migration succeeded', () => {
     for (const name of ['ApiService', 'WorkerService']) {
-      expect(service(name).resource.DependsOn).toContain(triggerId);
+      expect(service(name).resource.DependsOn).toContain(stepId);
+    }
+  });
+});
+
+describe('WAF scoped to the API', () => {
+  const [, acl] = onlyResource(app, 'AWS::WAFv2::WebACL');
+  const rules = acl.Properties.Rules as Parameters<typeof evaluate>[0];
+  const bodyRoutes = readBodyRoutes();
+
+  it('counts (labels) the body rules of the core rule set instead of blocking', () => {
+    const crs = rules.find((r) => r.Name === 'AWSManagedRulesCommonRuleSet');
+    expect(
+      (crs?.Statement.ManagedRuleGroupStatement as { RuleActionOverrides: unknown })
+        .RuleActionOverrides,
+    ).toEqual(Object.keys(SCOPED_BODY_RULES).map((Name) => ({ Name, ActionToUse: { Count: {} } })));
+  });
+
+  it('lists every body route of the service in the rule that blocks labelled requests elsewhere', () => {
+    const scoped = JSON.stringify(rules.find((r) => r.Name === 'BodyRulesOutsideBodyRoutes'));
+    expect(bodyRoutes.length).toBeGreaterThan(5);
+    for (const route of bodyRoutes) {
+      expect(scoped).toContain(`"SearchString":"${route.method}"`);
+      expect(scoped).toContain(route.path.replace(/\{[^}]+\}/g, '[^/]+'));
+    }
+  });
+
+  // The largest article the API accepts: every field at its maximum, 3-byte UTF-8 characters.
+  const largest = {
+    article: {
+      title: 'T'.repeat(255),
+      description: 'D'.repeat(1000),
+      body: '€'.repeat(100_000),
+      tagList: Array.from({ length: 20 }, (_, i) => `${i}`.padEnd(64, 't')),
+    },
+  };
+  const quotingHtml = {
+    article: {
+      title: 'Escaping in templates',
+      description: 'Why output encoding matters',
+      body: 'Never render `<script>alert(document.cookie)</script>` or `<img src=x onerror=alert(1)>` raw.',
+    },
+  };
+
+  it('lets the largest valid article and an HTML-quoting one through; the API limit is the guard', () => {
+    expect(NewArticleRequest.safeParse(largest).success).toBe(true);
+    expect(NewArticleRequest.safeParse(quotingHtml).success).toBe(true);
+    const bytes = Buffer.byteLength(JSON.stringify(largest));
+    expect(bytes).toBeGreaterThan(8192);
+    expect(bytes).toBeLessThanOrEqual(configSchema.shape.BODY_LIMIT_BYTES.parse(undefined));
+    for (const body of [JSON.stringify(largest), JSON.stringify(quotingHtml)]) {
+      expect(evaluate(rules, { method: 'POST', path: '/api/articles', body })).toBe('ALLOW');
+      expect(evaluate(rules, { method: 'PUT', path: '/api/articles/a-slug', body })).toBe('ALLOW');
+      expect(evaluate(rules, { method: 'PUT', path: '/API/Articles/a-slug/', body })).toBe('ALLOW');
+    }
+  });
+
+  it('still blocks big or script-carrying bodies sent anywhere else', () => {
+    const big = 'x'.repeat(9000);
+    const xss = '{"q":"<script>alert(1)</script>"}';
+    expect(evaluate(rules, { method: 'POST', path: '/api/articles/a/favorite', body: big })).toBe(
+      'BLOCK:BodyRulesOutsideBodyRoutes',
+    );
+    expect(evaluate(rules, { method: 'GET', path: '/api/articles', body: xss })).toBe(
+      'BLOCK:BodyRulesOutsideBodyRoutes',
+    );
+    expect(evaluate(rules, { method: 'POST', path: '/api/articles/a/b/c', body: big })).toBe(
+      'BLOCK:BodyRulesOutsideBodyRoutes',
+    );
+    expect(evaluate(rules, { method: 'DELETE', path: '/api/articles/a', body: xss })).toBe(
+      'BLOCK:BodyRulesOutsideBodyRoutes',
+    );
+    expect(evaluate(rules, { method: 'GET', path: '/api/tags', body: '' })).toBe('ALLOW');
+  });
+
+  it('logs blocked and counted requests to a retained log group, credentials redacted', () => {
+    const [logId] = onlyResource(app, 'AWS::Logs::LogGroup', {
+      LogGroupName: 'aws-waf-logs-plinth-prod',
+      RetentionInDays: config.logRetentionDays,
+    });
+    expect(logId).toBeDefined();
+    app.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: [
+        { SingleHeader: { Name: 'authorization' } },
+        { SingleHeader: { Name: 'cookie' } },
+      ],
+      LoggingFilter: Match.objectLike({ DefaultBehavior: 'DROP' }),
+    });
+    for (const rule of rules) {
+      expect(
+        (rule as { VisibilityConfig?: { SampledRequestsEnabled: boolean } }).VisibilityConfig
+          ?.SampledRequestsEnabled,
+      ).toBe(true);
     }
   });
 });

@@ -2,14 +2,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { cdkJsonContext } from '../lib/cdk-context.js';
-import { loadConfig } from '../lib/config.js';
 import type { EnvName, PlinthConfig } from '../lib/config.js';
-import { addNagChecks } from '../lib/nag.js';
-import { addPlinthStacks } from '../lib/plinth.js';
 import type { PlinthStacks } from '../lib/plinth.js';
+import { synthesizeEnvironment } from '../lib/synthesize.js';
 
 /** Tiny Docker context so tests do not hash the repository. */
 export const FIXTURE_IMAGE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'image');
@@ -37,16 +33,18 @@ export interface ValidationReport {
 }
 
 /**
- * Synthesizes one environment exactly like `npm run synth` (cdk.json feature flags, cdk-nag
- * registered; synthesis throws on unacknowledged findings). Call once per test file.
+ * Synthesizes one environment exactly like `npm run synth` (cdk.json feature flags, the example
+ * HTTPS context, cdk-nag registered; synthesis throws on unacknowledged findings). Call once per
+ * test file.
  */
 export function synthesize(envName: EnvName, context: Record<string, string> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), `plinth-${envName}-`));
-  const app = new App({ outdir, context: { ...cdkJsonContext(), ...context, env: envName } });
-  const config = loadConfig({ context: (key) => app.node.tryGetContext(key) });
-  const stacks = addPlinthStacks(app, config, { imageDirectory: FIXTURE_IMAGE });
-  addNagChecks(app);
-  const assembly = app.synth();
+  const { config, stacks, assembly } = synthesizeEnvironment({
+    envName,
+    outdir,
+    context,
+    imageDirectory: FIXTURE_IMAGE,
+  });
   const template = (name: string) => Template.fromJSON(assembly.getStackByName(name).template);
   const report = JSON.parse(
     readFileSync(join(outdir, 'validation-report.json'), 'utf8'),
@@ -79,4 +77,38 @@ export function onlyResource(
   const found = Object.entries(template.findResources(type, props ? { Properties: props } : {}));
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   return found[0] as [string, { Properties: Record<string, unknown>; DependsOn?: string[] }];
+}
+
+/** Logical ids `id` depends on, directly or through others (DependsOn, Ref, Fn::GetAtt). */
+export function dependencyClosure(template: Template, id: string): Set<string> {
+  const resources = template.toJSON().Resources as Record<
+    string,
+    { DependsOn?: string | string[]; Properties?: unknown }
+  >;
+  const direct = (rid: string): string[] => {
+    const r = resources[rid];
+    if (!r) return [];
+    const deps = new Set<string>([r.DependsOn ?? []].flat());
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        if (typeof o.Ref === 'string' && resources[o.Ref]) deps.add(o.Ref);
+        const att = o['Fn::GetAtt'];
+        if (Array.isArray(att) && typeof att[0] === 'string' && resources[att[0]]) deps.add(att[0]);
+        Object.values(o).forEach(walk);
+      }
+    };
+    walk(r.Properties);
+    return [...deps];
+  };
+  const seen = new Set<string>();
+  const stack = direct(id);
+  while (stack.length > 0) {
+    const next = stack.pop() as string;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    stack.push(...direct(next));
+  }
+  return seen;
 }

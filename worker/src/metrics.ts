@@ -4,7 +4,7 @@ import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwat
 export const METRICS_NAMESPACE = 'Plinth';
 
 export interface WorkerMetrics {
-  /** Waiting + delayed jobs across all queues (a gauge). */
+  /** Waiting jobs (runnable now) across all queues, a gauge; not delayed or repeatable ones. */
   queueBacklog: number;
   /** Jobs that failed for good since the previous publish (a count). */
   failedJobs: number;

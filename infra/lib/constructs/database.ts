@@ -25,6 +25,11 @@ export interface DatabaseProps {
   readonly logRetentionDays: logs.RetentionDays;
 }
 
+/**
+ * PostgreSQL major version of RDS, the migration task's bootstrap image, docker compose and CI.
+ * Supported range: 15–17 (local tests may run the machine's 15; production runs this one).
+ */
+export const POSTGRES_MAJOR = '17';
 /** Database name created on the primary. */
 export const DATABASE_NAME = 'plinth';
 /** Owner / migration user (master). */
@@ -59,7 +64,7 @@ export class Database extends Construct {
     super(scope, id);
     const { config, vpc, encryptionKey: key, protect } = props;
     const engine = rds.DatabaseInstanceEngine.postgres({
-      version: rds.PostgresEngineVersion.of('17', '17'),
+      version: rds.PostgresEngineVersion.of(POSTGRES_MAJOR, POSTGRES_MAJOR),
     });
     const subnets = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
 
@@ -134,6 +139,10 @@ export class Database extends Construct {
           vpcSubnets: subnets,
           securityGroups: [this.securityGroup],
           parameterGroup,
+          // Like the primary: gp3, growing on its own up to the same ceiling (a replica that runs
+          // out of space stops replicating).
+          storageType: rds.StorageType.GP3,
+          maxAllocatedStorage: config.maxAllocatedStorageGiB,
           // Spread replicas over the AZs; encryption (same key) is inherited from the primary.
           availabilityZone: props.availabilityZones[i % props.availabilityZones.length],
           caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,

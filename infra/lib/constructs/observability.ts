@@ -11,7 +11,7 @@ import type { RedisGroup } from './redis-group.js';
 
 /** Namespace of the metrics the worker publishes. */
 export const APP_METRICS_NAMESPACE = 'Plinth';
-/** Waiting + delayed jobs over all queues (gauge). */
+/** Waiting jobs (runnable now) over all queues, a gauge; not delayed retries or repeatable jobs. */
 export const QUEUE_BACKLOG_METRIC = 'QueueBacklog';
 /** Jobs that failed after exhausting their retries. */
 export const FAILED_JOBS_METRIC = 'FailedJobs';
@@ -59,6 +59,8 @@ export interface ObservabilityProps {
    * {@link taskPresence}. @default true
    */
   readonly containerInsights?: boolean;
+  /** Create the dashboard `Plinth-<env>` ($3/month). @default true */
+  readonly dashboard?: boolean;
   /** Subscribed to the alarm topic when set. @default no subscription */
   readonly alarmEmail?: string;
   /** The API load balancer. */
@@ -95,8 +97,8 @@ export interface ObservabilityProps {
 export class Observability extends Construct {
   /** Alarm notifications. */
   public readonly topic: sns.Topic;
-  /** The dashboard. */
-  public readonly dashboard: cw.Dashboard;
+  /** The dashboard, unless turned off. */
+  public readonly dashboard?: cw.Dashboard;
   /** Alarms by construct id. */
   public readonly alarms: Record<string, cw.Alarm> = {};
 
@@ -312,6 +314,7 @@ export class Observability extends Construct {
     });
 
     // --- Dashboard
+    if (props.dashboard === false) return;
     const graph = (title: string, left: cw.IMetric[], right: cw.IMetric[] = []) =>
       new cw.GraphWidget({ title, left, right, width: 8, height: 6 });
     const replicaLag = props.dbReplicas.map((r, i) =>

@@ -1,70 +1,85 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
-import { CfnScalingPolicy } from 'aws-cdk-lib/aws-applicationautoscaling';
-import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import {
+  CfnOutput,
+  CfnResource,
+  Duration,
+  IgnoreMode,
+  RemovalPolicy,
+  Validations,
+} from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as route53 from 'aws-cdk-lib/aws-route53';
-import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as ses from 'aws-cdk-lib/aws-ses';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
+import { requestsPerTargetPerMinute } from '../config.js';
 import type { PlinthConfig } from '../config.js';
 import { PlinthStack } from './plinth-stack.js';
 import type { PlinthStackProps } from './plinth-stack.js';
-import { APP_USERNAME, DATABASE_NAME } from '../constructs/database.js';
+import { APP_USERNAME, DATABASE_NAME, POSTGRES_MAJOR } from '../constructs/database.js';
+import { BacklogScaling } from '../constructs/backlog-scaling.js';
+import { APP_CONTAINER, FargateWorkload } from '../constructs/fargate-workload.js';
 import { MigrationRunner } from '../constructs/migration-runner.js';
-import {
-  APP_METRICS_NAMESPACE,
-  Observability,
-  QUEUE_BACKLOG_METRIC,
-  appMetric,
-  runningTaskCount,
-} from '../constructs/observability.js';
-import { ApiWebAcl } from '../constructs/web-acl.js';
+import { APP_METRICS_NAMESPACE, Observability } from '../constructs/observability.js';
+import { OfficeHours } from '../constructs/office-hours.js';
+import { PublicEndpoint } from '../constructs/public-endpoint.js';
+import type { BodyRoute } from '../constructs/web-acl.js';
+import { referencedResourcesVersion } from '../data-version.js';
 import { acknowledge, readWriteBucketFindings } from '../nag.js';
 import { uploadsBucketName } from './data-stack.js';
 import type { DataStack } from './data-stack.js';
 
-/** Repository root: the Docker build context of the application image. */
+export { APP_CONTAINER };
+
+/** Repository root: the Docker build context of the application image (`.dockerignore` narrows it). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** Paths never sent to the image build (and never hashed at synth): keeps synth fast. */
-export const IMAGE_EXCLUDES = [
-  '.git',
-  'node_modules',
-  '**/node_modules',
-  'cdk.out',
-  'dist',
-  'coverage',
-  'infra',
-  'loadtests',
-  '.local',
-  '*.log',
-  '.env',
-  '.env.*',
-];
+/** The API's body-accepting endpoints, generated from the service's route table (npm run routes:manifest). */
+export const BODY_ROUTES_FILE = join(REPO_ROOT, 'infra', 'lib', 'generated', 'body-routes.json');
 
-/** Port the API listens on (`PORT`). */
+/** Port the API listens on: the service's default `PORT` (so it is not passed). */
 export const API_PORT = 3000;
-/** Prometheus metrics port (`METRICS_PORT`); not routed by the ALB. */
+/** Prometheus metrics port, exposed to the task network only, never routed by the ALB. */
 export const METRICS_PORT = 9464;
 /** ALB target health check path: primary DB reachable (Redis down does not fail it). */
 export const HEALTH_CHECK_PATH = '/health/ready';
-/** The app finishes in-flight requests within this after SIGTERM (`SHUTDOWN_TIMEOUT_MS`). */
-export const SHUTDOWN_TIMEOUT_MS = 25_000;
-/** ALB deregistration delay and API stopTimeout: shutdown budget + 5 s margin. */
+/**
+ * ALB deregistration delay and API stopTimeout: the app's drain delay + `SHUTDOWN_TIMEOUT_MS`
+ * + margin must fit (docs/architecture.md, "Shutdown fits the platform").
+ */
 export const API_DRAIN = Duration.seconds(30);
 /** Worker stopTimeout: lets in-flight jobs finish (Fargate maximum). */
 export const WORKER_STOP_TIMEOUT = Duration.seconds(120);
-/** Container name in every task definition that runs the app image. */
-export const APP_CONTAINER = 'App';
+/** The migrate task's size: one short-lived process. */
+const MIGRATE_TASK = { cpu: 512, memoryLimitMiB: 1024 };
+
+/**
+ * Logical IDs these App resources had before the stack was split into constructs. Their
+ * replacement would be visible outside the stack: a new load balancer DNS name, a listener port
+ * clash, a second ECS service, an unregistered scaling target, a web ACL association deleted
+ * after its replacement was made (which would leave the ALB without WAF), lost log history.
+ */
+const KEPT_LOGICAL_IDS = {
+  loadBalancer: 'LoadBalancerBE9EEC3A',
+  httpListener: 'LoadBalancerHttpF4A6AC3E',
+  targetGroup: 'ApiTargets1DEA05B3',
+  apiService: 'ApiServiceC9037CF0',
+  apiScalableTarget: 'ApiServiceTaskCountTargetBFC64025',
+  apiLogs: 'ApiLogs3D05D88B',
+  workerService: 'WorkerService99815FA9',
+  workerScalableTarget: 'WorkerServiceTaskCountTarget94398C8F',
+  workerBacklogPerTask: 'WorkerBacklogPerTaskScaling',
+  workerLogs: 'WorkerLogsC1193B08',
+  migrateLogs: 'MigrateLogs5B280EF4',
+  bootstrapLogs: 'DbBootstrapLogs66C718AB',
+  webAcl: 'WafWebAclBE24253C',
+  webAclAssociation: 'WafAssociationDD3C2DE9',
+} as const;
 
 /** Props for {@link AppStack}. */
 export interface AppStackProps extends PlinthStackProps {
@@ -77,18 +92,22 @@ export interface AppStackProps extends PlinthStackProps {
 }
 
 /**
- * The stateless platform: ECS cluster, image, API service behind ALB + WAF, worker service,
- * migrations on deploy, SES identity, dashboard and alarms.
+ * The stateless platform, composed of named constructs: the cluster and image, the API
+ * ({@link FargateWorkload} behind a {@link PublicEndpoint}), the worker ({@link FargateWorkload}
+ * with {@link BacklogScaling}), the {@link MigrationRunner} that runs before either is updated,
+ * optional {@link OfficeHours}, the SES identity and {@link Observability}.
  */
 export class AppStack extends PlinthStack {
   /** The ECS cluster. */
   public readonly cluster: ecs.Cluster;
-  /** Public load balancer. */
-  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
-  /** API service. */
-  public readonly apiService: ecs.FargateService;
-  /** Worker service. */
-  public readonly workerService: ecs.FargateService;
+  /** ALB, listeners, target group and WAF. */
+  public readonly endpoint: PublicEndpoint;
+  /** The API workload. */
+  public readonly api: FargateWorkload;
+  /** The worker workload. */
+  public readonly worker: FargateWorkload;
+  /** Worker autoscaling on the queue backlog. */
+  public readonly workerScaling: BacklogScaling;
   /** Migration step. */
   public readonly migrations: MigrationRunner;
   /** Dashboard and alarms. */
@@ -106,8 +125,9 @@ export class AppStack extends PlinthStack {
     });
     const retention = config.logRetentionDays as logs.RetentionDays;
     const privateSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const dataStores: ec2.IConnectable[] = [db.primary, data.queueRedis];
+    if (data.cacheRedis !== data.queueRedis) dataStores.push(data.cacheRedis);
 
-    // ---------------------------------------------------------------- cluster and image
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
       containerInsightsV2: config.containerInsights
@@ -123,148 +143,144 @@ export class AppStack extends PlinthStack {
       });
     }
 
-    const image = new ecrAssets.DockerImageAsset(this, 'Image', {
-      directory: props.imageDirectory ?? REPO_ROOT,
-      platform: ecrAssets.Platform.LINUX_AMD64, // x86: Fargate Spot has no ARM capacity
-      exclude: IMAGE_EXCLUDES,
-      ignoreMode: IgnoreMode.DOCKER,
-    });
+    const image = appImageAsset(this, 'Image', props.imageDirectory ?? REPO_ROOT);
     const appImage = ecs.ContainerImage.fromDockerImageAsset(image);
 
-    // ---------------------------------------------------------------- configuration of the app
-    const dbUrl = `postgres://${db.primary.dbInstanceEndpointAddress}:${db.primary.dbInstanceEndpointPort}/${DATABASE_NAME}`;
-    const environment: Record<string, string> = {
-      NODE_ENV: 'production',
-      APP_ENV: config.envName,
-      LOG_LEVEL: config.logLevel,
-      DATABASE_URL: dbUrl,
-      DATABASE_SSL: 'require',
-      REDIS_URL: data.queueRedis.url,
-      REDIS_CACHE_URL: data.cacheRedis.url,
-      S3_BUCKET: uploads.bucketName,
-      ...(config.mail
-        ? {
-            SMTP_HOST: `email-smtp.${config.region}.amazonaws.com`,
-            SMTP_PORT: '587',
-            SMTP_FROM: config.mail.fromAddress,
-          }
-        : {}),
-    };
-    const commonSecrets = (dbSecret: typeof db.appSecret): Record<string, ecs.Secret> => ({
-      DATABASE_USER: ecs.Secret.fromSecretsManager(dbSecret, 'username'),
-      DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(dbSecret, 'password'),
-      REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(data.redisAuthToken),
-      JWT_SECRET: ecs.Secret.fromSecretsManager(data.jwtSecret),
-      ...(data.smtpSecret
-        ? {
-            SMTP_USER: ecs.Secret.fromSecretsManager(data.smtpSecret, 'username'),
-            SMTP_PASSWORD: ecs.Secret.fromSecretsManager(data.smtpSecret, 'password'),
-          }
-        : {}),
-    });
-    const logDriver = (name: string) =>
-      ecs.LogDrivers.awsLogs({
-        streamPrefix: name,
-        logGroup: new logs.LogGroup(this, `${name}Logs`, {
-          retention,
-          removalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-        }),
-      });
-    const taskDefinition = (name: string, cpu: number, memoryMiB: number) =>
-      new ecs.FargateTaskDefinition(this, `${name}Task`, {
-        cpu,
-        memoryLimitMiB: memoryMiB,
-        runtimePlatform: {
-          cpuArchitecture: ecs.CpuArchitecture.X86_64,
-          operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-        },
-      });
-    const securityGroup = (name: string, description: string) => {
-      const sg = new ec2.SecurityGroup(this, `${name}SecurityGroup`, { vpc, description });
-      Validations.of(sg).acknowledge({
-        id: 'Annotation::@aws-cdk/aws-ec2:ipv4IgnoreEgressRule',
-        reason:
-          'Tasks need all outbound (ECR, Secrets Manager, CloudWatch, SES); the explicit egress to PostgreSQL/Redis is implied.',
-      });
-      sg.connections.allowToDefaultPort(db.primary, `${name} to PostgreSQL`);
-      sg.connections.allowToDefaultPort(data.queueRedis, `${name} to queue Redis`);
-      if (data.cacheRedis !== data.queueRedis) {
-        sg.connections.allowToDefaultPort(data.cacheRedis, `${name} to cache Redis`);
-      }
-      return sg;
-    };
+    const settings = new AppSettings(config, data, uploads.bucketName);
+    // Redeploys the tasks when a Data resource they read (endpoint, name) is redefined or replaced.
+    const dataVersion = referencedResourcesVersion(data);
 
-    // ---------------------------------------------------------------- API task
-    const apiTask = taskDefinition('Api', config.service.cpu, config.service.memoryMiB);
-    const apiContainer = apiTask.addContainer(APP_CONTAINER, {
-      image: appImage,
-      command: ['service'],
-      essential: true,
-      environment: {
-        ...environment,
-        PORT: String(API_PORT),
-        METRICS_PORT: String(METRICS_PORT),
-        TRUST_PROXY: 'true',
-        SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
-        RDS_PRIMARY_INSTANCE_ID: db.primary.instanceIdentifier,
-        // PUBLIC_URL and SESSION_COOKIE_SECURE are added once the listener (HTTP/HTTPS) is known.
-        CORS_ORIGINS: config.corsOrigins,
-        RATE_LIMIT_PER_MINUTE: String(config.rateLimit.perMinute),
-        RATE_LIMIT_AUTH_PER_MINUTE: String(config.rateLimit.authPerMinute),
-        RATE_LIMIT_LOGIN_PER_ACCOUNT: String(config.rateLimit.loginPerAccount),
-      },
-      secrets: commonSecrets(db.appSecret),
-      portMappings: [
-        { containerPort: API_PORT, name: 'http' },
-        { containerPort: METRICS_PORT, name: 'metrics' },
-      ],
-      stopTimeout: API_DRAIN,
-      logging: logDriver('Api'),
+    this.endpoint = new PublicEndpoint(this, 'Endpoint', {
+      vpc,
+      name: `plinth-${config.envName}`,
+      targetPort: API_PORT,
+      healthCheckPath: HEALTH_CHECK_PATH,
+      deregistrationDelay: API_DRAIN,
+      ...(config.domain ? { domain: config.domain } : {}),
+      requireHttps: config.envName !== 'dev',
+      ...(config.wafEnabled
+        ? {
+            waf: {
+              rateLimitPer5Min: config.wafRateLimitPer5Min,
+              bodyRoutes: readBodyRoutes(),
+              rateLimitExemptCidrs: config.loadTestCidrs,
+              logRetention: retention,
+            },
+          }
+        : {}),
+      accessLogsBucket: data.logsBucket,
+      accessLogsPrefix: `alb-${config.envName}`,
+      deletionProtection: config.protectData,
     });
-    uploads.grantReadWrite(apiTask.taskRole);
-    // Replica discovery: DescribeDBInstances on exactly the primary and the replicas.
-    apiTask.taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['rds:DescribeDBInstances'],
-        resources: db.instanceArns,
+    this.apiUrl = this.endpoint.url;
+
+    this.api = new FargateWorkload(this, 'Api', {
+      cluster: this.cluster,
+      image: appImage,
+      command: 'service',
+      cpu: config.service.cpu,
+      memoryLimitMiB: config.service.memoryMiB,
+      environment: settings.api(this.apiUrl, db.primary.instanceIdentifier),
+      secrets: settings.secrets(db.appSecret, { jwtPrevious: true }),
+      ports: { http: API_PORT, metrics: METRICS_PORT },
+      stopTimeout: API_DRAIN,
+      logRetention: retention,
+      retainLogs: config.protectData,
+      spotPercent: config.service.spot ? 100 : 0,
+      enableExecuteCommand: config.ecsExec,
+      healthCheckGracePeriod: Duration.seconds(60),
+      description: 'Plinth API tasks',
+      reaches: dataStores,
+    });
+    this.api.container.addDockerLabel('plinth.data-version', dataVersion);
+    this.endpoint.targetGroup.addTarget(
+      this.api.service.loadBalancerTarget({
+        containerName: APP_CONTAINER,
+        containerPort: API_PORT,
       }),
     );
-    const apiSg = securityGroup('Api', 'Plinth API tasks');
-    if (data.jwtPreviousSecrets) {
-      apiContainer.addSecret(
-        'JWT_PREVIOUS_SECRETS',
-        ecs.Secret.fromSecretsManager(data.jwtPreviousSecrets),
-      );
-    }
-
-    // ---------------------------------------------------------------- worker task
-    const workerTask = taskDefinition('Worker', config.worker.cpu, config.worker.memoryMiB);
-    workerTask.addContainer(APP_CONTAINER, {
-      image: appImage,
-      command: ['worker'],
-      essential: true,
-      // The worker publishes Plinth/QueueBacklog and FailedJobs, which scaling and alarms read.
-      environment: { ...environment, CLOUDWATCH_METRICS: 'true' },
-      secrets: commonSecrets(db.appSecret),
-      stopTimeout: WORKER_STOP_TIMEOUT,
-      logging: logDriver('Worker'),
+    this.api.service.connections.allowFrom(
+      this.endpoint.securityGroup,
+      ec2.Port.tcp(API_PORT),
+      'ALB to API',
+    );
+    uploads.grantReadWrite(this.api.taskDefinition.taskRole);
+    // Replica discovery: DescribeDBInstances on exactly the primary and the replicas.
+    this.api.taskDefinition.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['rds:DescribeDBInstances'], resources: db.instanceArns }),
+    );
+    const apiScaling = this.api.service.autoScaleTaskCount({
+      minCapacity: config.service.minTasks,
+      maxCapacity: config.service.maxTasks,
     });
-    uploads.grantReadWrite(workerTask.taskRole);
-    workerTask.taskRole.addToPrincipalPolicy(
+    apiScaling.scaleOnCpuUtilization('CpuScaling', {
+      targetUtilizationPercent: config.service.cpuTargetPercent,
+      scaleInCooldown: Duration.minutes(5),
+      scaleOutCooldown: Duration.minutes(1),
+    });
+    apiScaling.scaleOnRequestCount('RequestScaling', {
+      requestsPerTarget: requestsPerTargetPerMinute(config.service.cpu),
+      targetGroup: this.endpoint.targetGroup,
+      scaleInCooldown: Duration.minutes(5),
+      scaleOutCooldown: Duration.minutes(1),
+    });
+
+    this.worker = new FargateWorkload(this, 'Worker', {
+      cluster: this.cluster,
+      image: appImage,
+      command: 'worker',
+      cpu: config.worker.cpu,
+      memoryLimitMiB: config.worker.memoryMiB,
+      environment: settings.worker(),
+      secrets: settings.secrets(db.appSecret),
+      stopTimeout: WORKER_STOP_TIMEOUT,
+      logRetention: retention,
+      retainLogs: config.protectData,
+      spotPercent: config.worker.spotPercent,
+      enableExecuteCommand: config.ecsExec,
+      description: 'Plinth worker tasks',
+      reaches: dataStores,
+    });
+    this.worker.container.addDockerLabel('plinth.data-version', dataVersion);
+    uploads.grantReadWrite(this.worker.taskDefinition.taskRole);
+    this.worker.taskDefinition.taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],
         resources: ['*'],
         conditions: { StringEquals: { 'cloudwatch:namespace': APP_METRICS_NAMESPACE } },
       }),
     );
-    const workerSg = securityGroup('Worker', 'Plinth worker tasks');
+    this.workerScaling = new BacklogScaling(this, 'WorkerScaling', {
+      service: this.worker.service,
+      envName: config.envName,
+      minTasks: config.worker.minTasks,
+      maxTasks: config.worker.maxTasks,
+      backlogPerTaskTarget: config.worker.backlogPerTaskTarget,
+      cpuTargetPercent: config.worker.cpuTargetPercent,
+      perTask: config.containerInsights,
+    });
 
-    // ---------------------------------------------------------------- migrate task
     // DbBootstrap (stock postgres image, psql) creates the runtime role and its DML grants with
     // the master credentials, then Migrate runs the app's migrations as the owner (master).
-    const migrateTask = taskDefinition('Migrate', 512, 1024);
+    const migrateTask = new ecs.FargateTaskDefinition(this, 'MigrateTask', {
+      ...MIGRATE_TASK,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+    const logDriver = (name: string, keptId: string) => {
+      const group = new logs.LogGroup(this, `${name}Logs`, {
+        retention,
+        removalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      });
+      keepLogicalId(group, keptId);
+      return ecs.LogDrivers.awsLogs({ streamPrefix: name, logGroup: group });
+    };
     const bootstrap = migrateTask.addContainer('DbBootstrap', {
-      image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/postgres:17-alpine'),
+      image: ecs.ContainerImage.fromRegistry(
+        `public.ecr.aws/docker/library/postgres:${POSTGRES_MAJOR}-alpine`,
+      ),
       essential: false,
       entryPoint: ['sh', '-c'],
       command: [DB_BOOTSTRAP_SCRIPT],
@@ -281,212 +297,46 @@ export class AppStack extends PlinthStack {
         APP_USER: ecs.Secret.fromSecretsManager(db.appSecret, 'username'),
         APP_PASSWORD: ecs.Secret.fromSecretsManager(db.appSecret, 'password'),
       },
-      logging: logDriver('DbBootstrap'),
+      logging: logDriver('DbBootstrap', KEPT_LOGICAL_IDS.bootstrapLogs),
     });
     const migrate = migrateTask.addContainer('Migrate', {
       image: appImage,
       command: ['migrate'],
       essential: true,
-      environment,
-      secrets: commonSecrets(db.masterSecret),
-      logging: logDriver('Migrate'),
+      environment: settings.common(),
+      secrets: settings.secrets(db.masterSecret),
+      logging: logDriver('Migrate', KEPT_LOGICAL_IDS.migrateLogs),
+      dockerLabels: { 'plinth.data-version': dataVersion },
     });
     migrate.addContainerDependencies({
       container: bootstrap,
       condition: ecs.ContainerDependencyCondition.SUCCESS,
     });
-    const migrateSg = securityGroup('Migrate', 'Plinth one-off migration task');
-
-    // ---------------------------------------------------------------- load balancer and WAF
-    const albSg = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+    const migrateSg = new ec2.SecurityGroup(this, 'MigrateSecurityGroup', {
       vpc,
-      description: 'Plinth public ALB: HTTP(S) from the internet',
-      allowAllOutbound: false,
+      description: 'Plinth one-off migration task',
     });
-    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
-      vpc,
-      internetFacing: true,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      securityGroup: albSg,
-      dropInvalidHeaderFields: true,
-      deletionProtection: config.protectData,
-      idleTimeout: Duration.seconds(60),
+    Validations.of(migrateSg).acknowledge({
+      id: 'Annotation::@aws-cdk/aws-ec2:ipv4IgnoreEgressRule',
+      reason:
+        'The task needs outbound to ECR, Secrets Manager and CloudWatch; PostgreSQL egress is implied.',
     });
-    this.loadBalancer.logAccessLogs(data.logsBucket, `alb-${config.envName}`);
-    Validations.of(albSg).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason: config.wafEnabled
-        ? 'Public API load balancer: ports 80/443 must be reachable from anywhere; AWS WAF filters requests.'
-        : 'Public API load balancer: ports 80/443 must be reachable from anywhere; in this env (wafEnabled=false) the API rate limiter is the protection.',
-    });
+    for (const store of dataStores) migrateSg.connections.allowToDefaultPort(store, 'migrate task');
 
-    const targetGroup = new elbv2.ApplicationTargetGroup(this, 'ApiTargets', {
-      vpc,
-      port: API_PORT,
-      protocol: elbv2.ApplicationProtocol.HTTP,
-      targetType: elbv2.TargetType.IP,
-      deregistrationDelay: API_DRAIN,
-      healthCheck: {
-        path: HEALTH_CHECK_PATH,
-        healthyHttpCodes: '200',
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 3,
-      },
-    });
-
-    if (config.domain) {
-      const certificate = acm.Certificate.fromCertificateArn(
-        this,
-        'Certificate',
-        config.domain.certificateArn,
-      );
-      this.loadBalancer.addListener('Https', {
-        port: 443,
-        protocol: elbv2.ApplicationProtocol.HTTPS,
-        certificates: [certificate],
-        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-        defaultTargetGroups: [targetGroup],
-      });
-      this.loadBalancer.addRedirect({
-        sourceProtocol: elbv2.ApplicationProtocol.HTTP,
-        sourcePort: 80,
-        targetProtocol: elbv2.ApplicationProtocol.HTTPS,
-        targetPort: 443,
-      });
-      if (config.domain.hostedZone) {
-        const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
-          hostedZoneId: config.domain.hostedZone.id,
-          zoneName: config.domain.hostedZone.name,
-        });
-        new route53.ARecord(this, 'ApiAlias', {
-          zone,
-          recordName: config.domain.domainName,
-          target: route53.RecordTarget.fromAlias(
-            new route53Targets.LoadBalancerTarget(this.loadBalancer),
-          ),
-        });
-      }
-      this.apiUrl = `https://${config.domain.domainName}`;
-    } else {
-      this.loadBalancer.addListener('Http', {
-        port: 80,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        defaultTargetGroups: [targetGroup],
-      });
-      this.apiUrl = `http://${this.loadBalancer.loadBalancerDnsName}`;
-    }
-
-    // The app builds OIDC redirect URIs from PUBLIC_URL; the session cookie is Secure only when
-    // clients reach the ALB over HTTPS (the HTTP-only dev ALB would never get the cookie back).
-    apiContainer.addEnvironment('PUBLIC_URL', this.apiUrl);
-    apiContainer.addEnvironment('SESSION_COOKIE_SECURE', config.domain ? 'true' : 'false');
-
-    if (config.wafEnabled) {
-      new ApiWebAcl(this, 'Waf', {
-        name: `plinth-${config.envName}`,
-        loadBalancerArn: this.loadBalancer.loadBalancerArn,
-        rateLimitPer5Min: config.wafRateLimitPer5Min,
-      });
-    }
-
-    // ---------------------------------------------------------------- services
-    this.apiService = new ecs.FargateService(this, 'ApiService', {
-      cluster: this.cluster,
-      taskDefinition: apiTask,
-      vpcSubnets: privateSubnets,
-      securityGroups: [apiSg],
-      assignPublicIp: false,
-      minHealthyPercent: 100,
-      maxHealthyPercent: 200,
-      circuitBreaker: { enable: true, rollback: true },
-      enableExecuteCommand: true,
-      healthCheckGracePeriod: Duration.seconds(60),
-      propagateTags: ecs.PropagatedTagSource.SERVICE,
-      capacityProviderStrategies: [
-        { capacityProvider: config.service.spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 },
-      ],
-    });
-    targetGroup.addTarget(
-      this.apiService.loadBalancerTarget({ containerName: APP_CONTAINER, containerPort: API_PORT }),
-    );
-    this.apiService.connections.allowFrom(albSg, ec2.Port.tcp(API_PORT), 'ALB to API');
-
-    const apiScaling = this.apiService.autoScaleTaskCount({
-      minCapacity: config.service.minTasks,
-      maxCapacity: config.service.maxTasks,
-    });
-    apiScaling.scaleOnCpuUtilization('CpuScaling', {
-      targetUtilizationPercent: config.service.cpuTargetPercent,
-      scaleInCooldown: Duration.minutes(5),
-      scaleOutCooldown: Duration.minutes(1),
-    });
-    apiScaling.scaleOnRequestCount('RequestScaling', {
-      requestsPerTarget: config.service.requestsPerTargetPerMinute,
-      targetGroup,
-      scaleInCooldown: Duration.minutes(5),
-      scaleOutCooldown: Duration.minutes(1),
-    });
-
-    const spot = config.worker.spotPercent;
-    this.workerService = new ecs.FargateService(this, 'WorkerService', {
-      cluster: this.cluster,
-      taskDefinition: workerTask,
-      vpcSubnets: privateSubnets,
-      securityGroups: [workerSg],
-      assignPublicIp: false,
-      minHealthyPercent: 100,
-      maxHealthyPercent: 200,
-      circuitBreaker: { enable: true, rollback: true },
-      enableExecuteCommand: true,
-      propagateTags: ecs.PropagatedTagSource.SERVICE,
-      capacityProviderStrategies: [
-        // With a mix, the first `base` task is on-demand so Spot reclaims never stop all workers.
-        ...(spot < 100
-          ? [{ capacityProvider: 'FARGATE', weight: 100 - spot, base: spot > 0 ? 1 : 0 }]
-          : []),
-        ...(spot > 0 ? [{ capacityProvider: 'FARGATE_SPOT', weight: spot }] : []),
-      ],
-    });
-
-    const workerScaling = this.workerService.autoScaleTaskCount({
-      minCapacity: config.worker.minTasks,
-      maxCapacity: config.worker.maxTasks,
-    });
-    if (config.containerInsights) {
-      this.scaleWorkerOnBacklogPerTask(workerScaling, config.envName, config.worker);
-    } else {
-      // Without Container Insights there is no RunningTaskCount to divide by: step scaling on the
-      // absolute backlog instead. Add a task while the backlog is at or above one task's target for
-      // 3 minutes, remove one while it is at most half of it (hysteresis). No CPU target tracking
-      // next to it: step and target-tracking policies are not coordinated and would fight.
-      const target = config.worker.backlogPerTaskTarget;
-      workerScaling.scaleOnMetric('BacklogSteps', {
-        metric: appMetric(QUEUE_BACKLOG_METRIC, config.envName, 'Maximum'),
-        scalingSteps: [
-          { upper: Math.floor(target / 2), change: -1 },
-          { lower: target, change: +1 },
-        ],
-        adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-        evaluationPeriods: 3,
-        cooldown: Duration.minutes(3),
-      });
-    }
-
-    // ---------------------------------------------------------------- migrations on deploy
     this.migrations = new MigrationRunner(this, 'MigrationRunner', {
       cluster: this.cluster,
       taskDefinition: migrateTask,
-      subnets: vpc.selectSubnets(privateSubnets).subnets,
+      subnets: privateSubnets,
       securityGroup: migrateSg,
       imageVersion: image.assetHash,
       logRetention: retention,
     });
+    // The task must be able to reach PostgreSQL and Redis when it starts: the ingress rules are
+    // children of the security group, and CloudFormation would otherwise create them in parallel.
+    this.migrations.runAfter(migrateSg);
     // Neither service is created/updated until the schema matches the new image.
-    this.migrations.runBefore(this.apiService, this.workerService);
+    this.migrations.runBefore(this.api.service, this.worker.service);
 
-    // ---------------------------------------------------------------- mail
     if (config.mail) {
       const identity = new ses.EmailIdentity(this, 'MailIdentity', {
         identity: ses.Identity.domain(config.mail.domain),
@@ -499,16 +349,16 @@ export class AppStack extends PlinthStack {
       });
     }
 
-    // ---------------------------------------------------------------- observability
     this.observability = new Observability(this, 'Observability', {
       envName: config.envName,
       containerInsights: config.containerInsights,
+      dashboard: config.dashboard,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
-      loadBalancer: this.loadBalancer,
-      targetGroup,
-      apiService: this.apiService,
+      loadBalancer: this.endpoint.loadBalancer,
+      targetGroup: this.endpoint.targetGroup,
+      apiService: this.api.service,
       apiMinTasks: config.service.minTasks,
-      workerService: this.workerService,
+      workerService: this.worker.service,
       worker: config.worker,
       dbPrimary: db.primary,
       dbReplicas: db.replicas,
@@ -518,99 +368,71 @@ export class AppStack extends PlinthStack {
       cacheRedis: data.cacheRedis,
     });
 
+    if (config.officeHours) {
+      new OfficeHours(this, 'OfficeHours', {
+        hours: config.officeHours,
+        services: [
+          {
+            taskCount: apiScaling,
+            minTasks: config.service.minTasks,
+            maxTasks: config.service.maxTasks,
+          },
+          {
+            taskCount: this.workerScaling.taskCount,
+            minTasks: config.worker.minTasks,
+            maxTasks: config.worker.maxTasks,
+          },
+        ],
+        database: db.primary,
+        alarms: Object.values(this.observability.alarms),
+      });
+    }
+
     new CfnOutput(this, 'ApiUrl', {
       value: this.apiUrl,
       description: 'Base URL of the Plinth API',
     });
-    new CfnOutput(this, 'LoadBalancerDns', { value: this.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(this, 'LoadBalancerDns', {
+      value: this.endpoint.loadBalancer.loadBalancerDnsName,
+    });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
     new CfnOutput(this, 'MigrateTaskDefinition', {
       value: migrateTask.taskDefinitionArn,
       description: 'Run by hand: aws ecs run-task --task-definition <this> ... (docs/infra.md)',
     });
+    new CfnOutput(this, 'MigrationStateMachine', {
+      value: this.migrations.stateMachine.stateMachineArn,
+      description: 'Or: aws stepfunctions start-execution --state-machine-arn <this>',
+    });
 
-    this.acknowledgeFindings(uploads.bucketArn, { apiTask, workerTask, migrateTask });
+    const kept = KEPT_LOGICAL_IDS;
+    keepLogicalId(this.endpoint.loadBalancer, kept.loadBalancer);
+    keepLogicalId(this.endpoint.httpListener, kept.httpListener);
+    keepLogicalId(this.endpoint.targetGroup, kept.targetGroup);
+    keepLogicalId(this.api.service, kept.apiService);
+    keepLogicalId(apiScaling.node.findChild('Target'), kept.apiScalableTarget);
+    keepLogicalId(this.api.logGroup, kept.apiLogs);
+    keepLogicalId(this.worker.service, kept.workerService);
+    keepLogicalId(this.workerScaling.taskCount.node.findChild('Target'), kept.workerScalableTarget);
+    keepLogicalId(this.worker.logGroup, kept.workerLogs);
+    const waf = this.endpoint.webAcl;
+    if (waf) {
+      keepLogicalId(waf.webAcl, kept.webAcl);
+      keepLogicalId(waf.node.findChild('Association'), kept.webAclAssociation);
+    }
+    const perTask = this.workerScaling.node.tryFindChild('PerTask');
+    if (perTask) keepLogicalId(perTask, kept.workerBacklogPerTask);
+
+    this.acknowledgeFindings(uploads.bucketArn, migrateTask);
   }
 
-  /**
-   * Target tracking on backlog per running task (metric math: `Plinth/QueueBacklog` divided by the
-   * Container Insights `RunningTaskCount`) plus a CPU target-tracking safety net; ECS scales out if
-   * either asks and in only if both agree.
-   */
-  private scaleWorkerOnBacklogPerTask(
-    workerScaling: ecs.ScalableTaskCount,
-    envName: string,
-    worker: PlinthConfig['worker'],
-  ): void {
-    workerScaling.scaleOnCpuUtilization('CpuSafetyNet', {
-      targetUtilizationPercent: worker.cpuTargetPercent,
-      scaleInCooldown: Duration.minutes(5),
-      scaleOutCooldown: Duration.minutes(1),
-    });
-    // Backlog per task = QueueBacklog / RunningTaskCount (metric math), tracked at the target.
-    // Target tracking cannot scale below minCapacity, so an idle queue leaves min workers running.
-    const workerTarget = workerScaling.node.findChild('Target') as appscaling.ScalableTarget;
-    const tasks = runningTaskCount(this.workerService);
-    new CfnScalingPolicy(this, 'WorkerBacklogPerTaskScaling', {
-      policyName: `plinth-${envName}-worker-backlog-per-task`,
-      policyType: 'TargetTrackingScaling',
-      scalingTargetId: workerTarget.scalableTargetId,
-      targetTrackingScalingPolicyConfiguration: {
-        targetValue: worker.backlogPerTaskTarget,
-        scaleInCooldown: 300,
-        scaleOutCooldown: 60,
-        customizedMetricSpecification: {
-          metrics: [
-            {
-              id: 'backlog',
-              label: 'Queue backlog (waiting + delayed)',
-              returnData: false,
-              metricStat: {
-                metric: {
-                  namespace: APP_METRICS_NAMESPACE,
-                  metricName: QUEUE_BACKLOG_METRIC,
-                  dimensions: [{ name: 'Environment', value: envName }],
-                },
-                stat: 'Average',
-              },
-            },
-            {
-              id: 'tasks',
-              label: 'Running worker tasks',
-              returnData: false,
-              metricStat: {
-                metric: {
-                  namespace: tasks.namespace,
-                  metricName: tasks.metricName,
-                  dimensions: Object.entries(tasks.dimensions ?? {}).map(([name, value]) => ({
-                    name,
-                    value: String(value),
-                  })),
-                },
-                stat: 'Average',
-              },
-            },
-            {
-              id: 'backlogPerTask',
-              label: 'Backlog per running worker task',
-              expression: 'IF(tasks > 0, backlog / tasks, backlog)',
-              returnData: true,
-            },
-          ],
-        },
-      },
-    });
-  }
-
-  private acknowledgeFindings(
-    uploadsArn: string,
-    tasks: Record<'apiTask' | 'workerTask' | 'migrateTask', ecs.FargateTaskDefinition>,
-  ): void {
+  private acknowledgeFindings(uploadsArn: string, migrateTask: ecs.FargateTaskDefinition): void {
     const policy = (role: iam.IRole) => role.node.findChild('DefaultPolicy');
     const arn = this.resolve(uploadsArn) as unknown;
     const renderedArn = typeof arn === 'string' ? arn : renderJoin(arn);
-    for (const task of Object.values(tasks)) {
+    const taskDefinitions = [this.api.taskDefinition, this.worker.taskDefinition, migrateTask];
+    for (const task of taskDefinitions) {
       acknowledge(
         task,
         ['AwsSolutions-ECS2'],
@@ -622,24 +444,143 @@ export class AppStack extends PlinthStack {
         'ecr:GetAuthorizationToken supports only Resource "*"; image pulls and log writes are scoped to the asset repository and the log groups.',
       );
     }
-    for (const task of [tasks.apiTask, tasks.workerTask]) {
+    for (const workload of [this.api, this.worker]) {
       acknowledge(
-        policy(task.taskRole),
+        policy(workload.taskDefinition.taskRole),
         readWriteBucketFindings(renderedArn),
         'Uploads/exports: the app reads, writes and deletes arbitrary object keys of this one bucket (grantReadWrite); KMS actions are limited to the bucket key via the S3 service.',
       );
     }
     acknowledge(
-      policy(tasks.apiTask.taskRole),
+      policy(this.api.taskDefinition.taskRole),
       ['AwsSolutions-IAM5[Resource::*]'],
-      'ECS Exec (ssmmessages:Create/OpenControl/DataChannel) supports only Resource "*"; granted by CDK for enableExecuteCommand.',
+      'ECS Exec (ssmmessages:Create/OpenControl/DataChannel) supports only Resource "*"; granted by CDK when enableExecuteCommand is on.',
     );
     acknowledge(
-      policy(tasks.workerTask.taskRole),
+      policy(this.worker.taskDefinition.taskRole),
       ['AwsSolutions-IAM5[Resource::*]'],
       'cloudwatch:PutMetricData supports only Resource "*" and is restricted to the Plinth namespace by the cloudwatch:namespace condition; ssmmessages for ECS Exec supports only "*".',
     );
   }
+}
+
+/**
+ * The app's configuration as container environment: only what the platform decides (endpoints,
+ * names, flags) and the config overrides; every setting left out keeps the service's own default
+ * (`service/src/config.ts`), which infra never restates (a test parses every container's
+ * environment with that schema).
+ */
+export class AppSettings {
+  constructor(
+    private readonly config: PlinthConfig,
+    private readonly data: DataStack,
+    private readonly bucketName: string,
+  ) {}
+
+  /** Every process of the image: API, worker and migrate. */
+  common(): Record<string, string> {
+    const { config, data } = this;
+    const db = data.database.primary;
+    return {
+      NODE_ENV: 'production',
+      APP_ENV: config.envName,
+      ...(config.logLevel ? { LOG_LEVEL: config.logLevel } : {}),
+      DATABASE_URL: `postgres://${db.dbInstanceEndpointAddress}:${db.dbInstanceEndpointPort}/${DATABASE_NAME}`,
+      DATABASE_SSL: 'require',
+      REDIS_URL: data.queueRedis.url,
+      REDIS_CACHE_URL: data.cacheRedis.url,
+      S3_BUCKET: this.bucketName,
+      ...(config.mail
+        ? {
+            SMTP_HOST: `email-smtp.${config.region}.amazonaws.com`,
+            SMTP_PORT: '587',
+            SMTP_FROM: config.mail.fromAddress,
+          }
+        : {}),
+    };
+  }
+
+  /** The API: behind the ALB, with its public URL and the configured limits. */
+  api(publicUrl: string, primaryInstanceId: string): Record<string, string> {
+    const { config } = this;
+    const rl = config.rateLimit;
+    return {
+      ...this.common(),
+      TRUST_PROXY: 'true',
+      RDS_PRIMARY_INSTANCE_ID: primaryInstanceId,
+      // The app builds OIDC redirect URIs from PUBLIC_URL. Its session cookie is Secure by
+      // default in production; the HTTP-only dev ALB would never get such a cookie back.
+      PUBLIC_URL: publicUrl,
+      ...(config.domain ? {} : { SESSION_COOKIE_SECURE: 'false' }),
+      ...(config.corsOrigins ? { CORS_ORIGINS: config.corsOrigins } : {}),
+      ...(rl.perMinute !== undefined ? { RATE_LIMIT_PER_MINUTE: String(rl.perMinute) } : {}),
+      ...(rl.authPerMinute !== undefined
+        ? { RATE_LIMIT_AUTH_PER_MINUTE: String(rl.authPerMinute) }
+        : {}),
+      ...(rl.loginPerAccount !== undefined
+        ? { RATE_LIMIT_LOGIN_PER_ACCOUNT: String(rl.loginPerAccount) }
+        : {}),
+    };
+  }
+
+  /** The worker: publishes Plinth/QueueBacklog and FailedJobs, which its scaling and alarms read. */
+  worker(): Record<string, string> {
+    return { ...this.common(), CLOUDWATCH_METRICS: 'true' };
+  }
+
+  /** Credentials from Secrets Manager; `dbSecret` is the runtime user's or (migrate) the owner's. */
+  secrets(
+    dbSecret: Parameters<typeof ecs.Secret.fromSecretsManager>[0],
+    options: { jwtPrevious?: boolean } = {},
+  ): Record<string, ecs.Secret> {
+    const { data } = this;
+    return {
+      DATABASE_USER: ecs.Secret.fromSecretsManager(dbSecret, 'username'),
+      DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(dbSecret, 'password'),
+      REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(data.redisAuthToken),
+      JWT_SECRET: ecs.Secret.fromSecretsManager(data.jwtSecret),
+      ...(options.jwtPrevious && data.jwtPreviousSecrets
+        ? { JWT_PREVIOUS_SECRETS: ecs.Secret.fromSecretsManager(data.jwtPreviousSecrets) }
+        : {}),
+      ...(data.smtpSecret
+        ? {
+            SMTP_USER: ecs.Secret.fromSecretsManager(data.smtpSecret, 'username'),
+            SMTP_PASSWORD: ecs.Secret.fromSecretsManager(data.smtpSecret, 'password'),
+          }
+        : {}),
+    };
+  }
+}
+
+/**
+ * The application image asset. Its hash (which re-runs migrations and rolls both services when it
+ * changes) covers only what `.dockerignore` lets into the build context.
+ */
+export function appImageAsset(
+  scope: Construct,
+  id: string,
+  directory: string,
+): ecrAssets.DockerImageAsset {
+  return new ecrAssets.DockerImageAsset(scope, id, {
+    directory,
+    platform: ecrAssets.Platform.LINUX_AMD64, // x86: Fargate Spot has no ARM capacity
+    ignoreMode: IgnoreMode.DOCKER, // .dockerignore is an allow-list with negations
+  });
+}
+
+/** The body-accepting endpoints from the generated manifest. */
+export function readBodyRoutes(file = BODY_ROUTES_FILE): BodyRoute[] {
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as { bodyRoutes?: BodyRoute[] };
+  return manifest.bodyRoutes ?? [];
+}
+
+/** Pins the logical ID of a construct's CloudFormation resource (see KEPT_LOGICAL_IDS). */
+function keepLogicalId(construct: IConstruct, logicalId: string): void {
+  const resource = construct instanceof CfnResource ? construct : construct.node.defaultChild;
+  if (!(resource instanceof CfnResource)) {
+    throw new Error(`${construct.node.path} has no CloudFormation resource to pin`);
+  }
+  resource.overrideLogicalId(logicalId);
 }
 
 /** Renders `Fn::Join` of literals and pseudo parameters the way cdk-nag prints it. */

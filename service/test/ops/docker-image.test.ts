@@ -44,13 +44,23 @@ describe('container image', () => {
   });
 
   it('keeps dependencies, build output, git history and test data out of the build context', async () => {
-    const ignored = (await readFile(path.join(REPO_ROOT, '.dockerignore'), 'utf8'))
+    // An allow-list: everything is excluded, then exactly what the Dockerfile copies comes back
+    // (infra/test/image-context.test.ts checks the asset hash this gives).
+    const patterns = (await readFile(path.join(REPO_ROOT, '.dockerignore'), 'utf8'))
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line && !line.startsWith('#'));
-    expect(ignored).toEqual(
-      expect.arrayContaining(['node_modules', 'cdk.out', '.git', 'dist', '**/test', '.env']),
+    expect(patterns[0]).toBe('*');
+    const included = patterns.slice(1).map((p) => p.replace(/^!/, ''));
+    expect(patterns.slice(1).every((p) => p.startsWith('!'))).toBe(true);
+    const dockerfile = await readFile(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) =>
+      m[1]!.split(/\s+/),
     );
+    expect([...new Set(copied)].sort()).toEqual(included.filter((p) => p !== 'Dockerfile').sort());
+    for (const kept of ['node_modules', 'cdk.out', '.git', 'dist', 'service/test', '.env']) {
+      expect(included.some((p) => kept === p || kept.startsWith(`${p}/`))).toBe(false);
+    }
   });
 
   it('runs the final stage as a non-root user with production dependencies only', async () => {

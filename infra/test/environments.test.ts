@@ -558,15 +558,15 @@ describe('office hours (dev)', () => {
 });
 
 describe('one PostgreSQL major version', () => {
-  it('RDS, the bootstrap image, docker compose and CI run the same major', () => {
+  // CI (.ci/run, also on GitHub) runs the machine's packaged server instead, so the older majors
+  // of the supported range stay tested (docs/operations.md, "Migrations").
+  it('RDS, the bootstrap image and docker compose run the same major', () => {
     expect(JSON.stringify(envs.prod.data.toJSON())).toContain(
       `"EngineVersion":"${POSTGRES_MAJOR}"`,
     );
     expect(JSON.stringify(envs.prod.app.toJSON())).toContain(`postgres:${POSTGRES_MAJOR}-alpine`);
     const compose = readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8');
     expect(compose).toContain(`image: postgres:\${POSTGRES_VERSION:-${POSTGRES_MAJOR}}`);
-    const ci = readFileSync(join(REPO_ROOT, '.github', 'workflows', 'ci.yml'), 'utf8');
-    expect(ci).toContain(`image: postgres:${POSTGRES_MAJOR}`);
   });
 });
 

@@ -9,7 +9,7 @@
  *  - CDK context: `-c account=123456789012 -c region=eu-west-1 -c azs=eu-west-1a,eu-west-1b`,
  *    `-c domainName=api.example.com -c certificateArn=arn:aws:acm:... -c alarmEmail=ops@example.com`,
  *    `-c corsOrigins=https://app.example.com -c loadTestCidrs=203.0.113.10/32 -c ecsExec=true`,
- *    `-c officeHours=false`
+ *    `-c officeHours=false`, `-c wafExemptNat=true`
  *  - `CDK_DEFAULT_ACCOUNT` / `CDK_DEFAULT_REGION` (set by the CDK CLI from your AWS profile)
  *  - the per-environment defaults below.
  */
@@ -188,6 +188,14 @@ export interface PlinthConfig {
    */
   readonly loadTestCidrs: readonly string[];
   /**
+   * Add this environment's own NAT gateway addresses to the load-test sources the WAF rate rule
+   * does not count: the deployment pipeline's k6 steps run in CodeBuild in this VPC's private
+   * subnets, so the API sees them arrive from the NAT's Elastic IPs. Needs `wafEnabled` and NAT
+   * gateways (fixed addresses). Defaults: staging true (the average and stress load gates);
+   * dev, prod false (prod's k6 smoke stays far below the rate limit).
+   */
+  readonly wafExemptNat: boolean;
+  /**
    * Overrides of the API's rate limiter (`RATE_LIMIT_*`); a field left out is not passed, so the
    * service's own default applies. @default {} (the service defaults)
    */
@@ -230,7 +238,7 @@ export interface PlinthConfig {
 }
 
 /** Placeholder account ids; replace with yours (or pass `-c account=`). */
-const DEFAULT_ACCOUNTS: Record<EnvName, string> = {
+export const DEFAULT_ACCOUNTS: Readonly<Record<EnvName, string>> = {
   dev: '111111111111',
   staging: '222222222222',
   prod: '333333333333',
@@ -299,6 +307,7 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
     wafEnabled: false,
     wafRateLimitPer5Min: 2000,
     loadTestCidrs: [],
+    wafExemptNat: false,
     rateLimit: {},
     ecsExec: true,
     // 07:00–19:00 on weekdays: 60 of 168 hours (see the cost table in docs/infra.md).
@@ -353,6 +362,7 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
     wafEnabled: true,
     wafRateLimitPer5Min: 2000,
     loadTestCidrs: [],
+    wafExemptNat: true,
     rateLimit: {},
     ecsExec: true,
     dashboard: true,
@@ -403,6 +413,7 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
     wafEnabled: true,
     wafRateLimitPer5Min: 2000,
     loadTestCidrs: [],
+    wafExemptNat: false,
     rateLimit: {},
     ecsExec: false,
     dashboard: true,
@@ -416,11 +427,16 @@ const BASE: Record<EnvName, Omit<PlinthConfig, 'account'>> = {
 
 /** Error raised for invalid configuration; the message says what to change. */
 export class ConfigError extends Error {
-  constructor(envName: string, problems: readonly string[]) {
+  constructor(
+    envName: string,
+    /** One line each, saying what to change. */
+    public readonly problems: readonly string[],
+    fix = 'Fix infra/lib/config.ts or the -c overrides.',
+  ) {
     super(
       `Invalid Plinth configuration for env "${envName}":\n` +
         problems.map((p) => `  - ${p}`).join('\n') +
-        '\nFix infra/lib/config.ts or the -c overrides.',
+        `\n${fix}`,
     );
     this.name = 'ConfigError';
   }
@@ -477,6 +493,7 @@ export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
   const loadTestCidrs = list(ctx('loadTestCidrs'));
   const ecsExec = flag(ctx('ecsExec'));
   const officeHours = flag(ctx('officeHours'));
+  const wafExemptNat = flag(ctx('wafExemptNat'));
   const { officeHours: baseOfficeHours, ...rest } = base;
   const config: PlinthConfig = {
     ...rest,
@@ -491,6 +508,7 @@ export function loadConfig(opts: LoadConfigOptions): PlinthConfig {
     ...(corsOrigins ? { corsOrigins } : {}),
     ...(loadTestCidrs ? { loadTestCidrs } : {}),
     ...(ecsExec !== undefined ? { ecsExec } : {}),
+    ...(wafExemptNat !== undefined ? { wafExemptNat } : {}),
   };
   validateConfig(config);
   return config;
@@ -626,6 +644,12 @@ export function validateConfig(c: PlinthConfig): void {
     if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
       p.push(`loadTestCidrs: "${cidr}" is not an IPv4 CIDR like 203.0.113.10/32`);
     }
+  }
+  if (c.wafExemptNat && (!c.wafEnabled || c.network.natType !== 'gateway')) {
+    p.push(
+      'wafExemptNat needs wafEnabled: true and network.natType "gateway" (Elastic IPs the WAF ' +
+        'can name); pass -c wafExemptNat=false or list the load generators in loadTestCidrs',
+    );
   }
   if (c.envName !== 'dev' && !c.domain) {
     p.push(

@@ -24,7 +24,8 @@ export interface PlinthStacks {
 
 /**
  * Adds the three Plinth stacks of one environment to `app` (stack names `Plinth-<env>-*`): an App,
- * or a `Stage` of a pipeline (CDK Pipelines deploys the stage's stacks in dependency order).
+ * or a `Stage` of a pipeline (CDK Pipelines deploys the stage's stacks in dependency order), with
+ * the same stack names either way.
  */
 export function addPlinthStacks(
   app: Construct,
@@ -33,22 +34,28 @@ export function addPlinthStacks(
 ): PlinthStacks {
   const env: Environment = { account: config.account, region: config.region };
   const prefix = `Plinth-${config.envName}`;
+  // Explicit stack names: inside a pipeline Stage the default would prefix the stage's name, and
+  // the pipeline must update the same stacks `cdk deploy` by hand does.
   const network = new NetworkStack(app, `${prefix}-Network`, {
+    stackName: `${prefix}-Network`,
     env,
     config,
     description: `Plinth ${config.envName}: VPC, NAT, endpoints, flow logs`,
   });
   const data = new DataStack(app, `${prefix}-Data`, {
+    stackName: `${prefix}-Data`,
     env,
     config,
     vpc: network.vpc,
     description: `Plinth ${config.envName}: PostgreSQL, Redis, S3, KMS, secrets (stateful)`,
   });
   const appStack = new AppStack(app, `${prefix}-App`, {
+    stackName: `${prefix}-App`,
     env,
     config,
     vpc: network.vpc,
     data,
+    ...(config.wafExemptNat ? { loadTestAddresses: network.natPublicIps } : {}),
     ...(options.imageDirectory ? { imageDirectory: options.imageDirectory } : {}),
     description: `Plinth ${config.envName}: ECS API + worker, ALB, WAF, migrations, alarms`,
   });

@@ -75,6 +75,19 @@ describe('loadConfig', () => {
     ).toBe('api.example.com');
   });
 
+  it('exempts the NAT from the WAF rate rule in staging only, and only where it has fixed addresses', () => {
+    expect(['dev', 'staging', 'prod'].map((env) => load({ env }).wafExemptNat)).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    expect(load({ env: 'staging', wafExemptNat: 'false' }).wafExemptNat).toBe(false);
+    // dev: no WAF and a NAT instance without an Elastic IP.
+    expect(failure(() => load({ env: 'dev', wafExemptNat: 'true' }))).toContain(
+      'wafExemptNat needs wafEnabled: true and network.natType "gateway"',
+    );
+  });
+
   it('rejects malformed account ids and alarm addresses', () => {
     expect(failure(() => load({ account: '1234' }))).toContain('12-digit AWS account id');
     expect(failure(() => load({ alarmEmail: 'not-an-address' }))).toContain('alarmEmail');

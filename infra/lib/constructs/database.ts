@@ -38,6 +38,14 @@ export const MASTER_USERNAME = 'plinth_admin';
 export const APP_USERNAME = 'plinth_app';
 
 /**
+ * The primary's DB instance identifier, `plinth-<env>-db`: fixed, so the release snapshot step and
+ * its IAM policy can name the instance (and its snapshots) before the stage is deployed.
+ */
+export function primaryInstanceIdentifier(envName: string): string {
+  return `plinth-${envName}-db`;
+}
+
+/**
  * RDS for PostgreSQL: primary (Multi-AZ per config) and N read replicas in isolated subnets, KMS
  * encrypted, TLS enforced by `rds.force_ssl`, Performance Insights, and two credentials:
  *
@@ -86,7 +94,7 @@ export class Database extends Construct {
       },
     });
 
-    const instanceIdentifier = `plinth-${props.envName}-db`;
+    const instanceIdentifier = primaryInstanceIdentifier(props.envName);
     // Pre-create the exported log group so it gets a retention (avoids the LogRetention Lambda).
     const logGroup = new logs.LogGroup(this, 'PostgresLog', {
       logGroupName: `/aws/rds/instance/${instanceIdentifier}/postgresql`,

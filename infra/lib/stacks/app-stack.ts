@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  CfnOutput,
-  CfnResource,
-  Duration,
-  IgnoreMode,
-  RemovalPolicy,
-  Validations,
-} from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -16,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ses from 'aws-cdk-lib/aws-ses';
-import type { Construct, IConstruct } from 'constructs';
+import type { Construct } from 'constructs';
 import { requestsPerTargetPerMinute } from '../config.js';
 import type { PlinthConfig } from '../config.js';
 import { PlinthStack } from './plinth-stack.js';
@@ -30,6 +23,7 @@ import { OfficeHours } from '../constructs/office-hours.js';
 import { PublicEndpoint } from '../constructs/public-endpoint.js';
 import type { BodyRoute } from '../constructs/web-acl.js';
 import { referencedResourcesVersion } from '../data-version.js';
+import { keepLogicalId } from '../logical-id.js';
 import { acknowledge, readWriteBucketFindings } from '../nag.js';
 import { uploadsBucketName } from './data-stack.js';
 import type { DataStack } from './data-stack.js';
@@ -81,6 +75,24 @@ const KEPT_LOGICAL_IDS = {
   webAclAssociation: 'WafAssociationDD3C2DE9',
 } as const;
 
+/**
+ * Outputs other stacks read by name (`Fn.getStackOutput`) rather than by reference, so that the
+ * App template is the same whether or not such a reader exists (the pipeline's checks).
+ */
+export const APP_OUTPUTS = {
+  clusterName: 'ClusterName',
+  apiServiceName: 'ApiServiceName',
+  apiServiceArn: 'ApiServiceArn',
+} as const;
+
+/** The value of one of {@link APP_OUTPUTS} of `app`, resolved when the reading stack deploys. */
+export function appOutput(
+  app: AppStack,
+  name: (typeof APP_OUTPUTS)[keyof typeof APP_OUTPUTS],
+): string {
+  return Fn.getStackOutput(app.stackName, name, app.region);
+}
+
 /** Props for {@link AppStack}. */
 export interface AppStackProps extends PlinthStackProps {
   /** VPC from the network stack. */
@@ -89,6 +101,12 @@ export interface AppStackProps extends PlinthStackProps {
   readonly data: DataStack;
   /** Docker build context for the image. @default the repository root */
   readonly imageDirectory?: string;
+  /**
+   * Addresses (IPv4, tokens allowed) added as `/32` to `config.loadTestCidrs`, the sources the
+   * WAF rate rule does not count: the network's NAT addresses when `config.wafExemptNat`.
+   * @default none
+   */
+  readonly loadTestAddresses?: readonly string[];
 }
 
 /**
@@ -163,7 +181,10 @@ export class AppStack extends PlinthStack {
             waf: {
               rateLimitPer5Min: config.wafRateLimitPer5Min,
               bodyRoutes: readBodyRoutes(),
-              rateLimitExemptCidrs: config.loadTestCidrs,
+              rateLimitExemptCidrs: [
+                ...config.loadTestCidrs,
+                ...(props.loadTestAddresses ?? []).map((ip) => `${ip}/32`),
+              ],
               logRetention: retention,
             },
           }
@@ -395,7 +416,9 @@ export class AppStack extends PlinthStack {
     new CfnOutput(this, 'LoadBalancerDns', {
       value: this.endpoint.loadBalancer.loadBalancerDnsName,
     });
-    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, APP_OUTPUTS.clusterName, { value: this.cluster.clusterName });
+    new CfnOutput(this, APP_OUTPUTS.apiServiceName, { value: this.api.service.serviceName });
+    new CfnOutput(this, APP_OUTPUTS.apiServiceArn, { value: this.api.service.serviceArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
     new CfnOutput(this, 'MigrateTaskDefinition', {
       value: migrateTask.taskDefinitionArn,
@@ -572,15 +595,6 @@ export function appImageAsset(
 export function readBodyRoutes(file = BODY_ROUTES_FILE): BodyRoute[] {
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as { bodyRoutes?: BodyRoute[] };
   return manifest.bodyRoutes ?? [];
-}
-
-/** Pins the logical ID of a construct's CloudFormation resource (see KEPT_LOGICAL_IDS). */
-function keepLogicalId(construct: IConstruct, logicalId: string): void {
-  const resource = construct instanceof CfnResource ? construct : construct.node.defaultChild;
-  if (!(resource instanceof CfnResource)) {
-    throw new Error(`${construct.node.path} has no CloudFormation resource to pin`);
-  }
-  resource.overrideLogicalId(logicalId);
 }
 
 /** Renders `Fn::Join` of literals and pseudo parameters the way cdk-nag prints it. */

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -16,6 +16,12 @@ export type NetworkStackProps = PlinthStackProps;
 export class NetworkStack extends PlinthStack {
   /** The VPC. */
   public readonly vpc: ec2.Vpc;
+  /**
+   * Public IPv4 addresses of the NAT gateways (Elastic IPs): the source address of everything the
+   * private subnets send to the internet, including the pipeline's in-VPC k6 steps. Empty with a
+   * NAT instance, whose address is not fixed.
+   */
+  public readonly natPublicIps: string[];
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
@@ -45,6 +51,16 @@ export class NetworkStack extends PlinthStack {
       ],
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
     });
+    this.natPublicIps = this.vpc.publicSubnets
+      .map((subnet) => subnet.node.tryFindChild('EIP'))
+      .filter((eip): eip is ec2.CfnEIP => eip instanceof ec2.CfnEIP)
+      .map((eip) => eip.attrPublicIp);
+    if (this.natPublicIps.length > 0) {
+      new CfnOutput(this, 'NatPublicIps', {
+        value: Fn.join(',', this.natPublicIps),
+        description: 'Source addresses of traffic from the private subnets (WAF allow-lists)',
+      });
+    }
     // restrictDefaultSecurityGroup is off: it adds a custom-resource Lambda, and nothing here is
     // ever attached to the default security group (every resource gets its own).
 

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { GITHUB_DEPLOY_ROLE_NAME } from '../lib/stacks/github-deploy-stack.js';
 import {
   pinningProblems,
   validateWorkflow,
@@ -17,6 +18,7 @@ const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKFLOWS = path.join(ROOT, '.github', 'workflows');
 const CI_FILE = path.join(WORKFLOWS, 'ci.yml');
+const DEPLOY_FILE = path.join(WORKFLOWS, 'deploy.yml');
 
 interface Step {
   name?: string;
@@ -28,6 +30,9 @@ interface Step {
 }
 interface Job {
   'runs-on': string;
+  if?: string;
+  environment?: unknown;
+  env?: Record<string, string>;
   'timeout-minutes'?: number;
   services?: unknown;
   steps: Step[];
@@ -197,5 +202,52 @@ describe('the CI workflow', () => {
         ['github-actions', '/'],
       ]),
     );
+  });
+});
+
+describe('the deploy workflow (deploying from GitHub through OIDC)', () => {
+  const workflow = parse(readFileSync(DEPLOY_FILE, 'utf8')) as Workflow;
+  const [job, ...others] = Object.values(workflow.jobs);
+  const steps = job!.steps;
+  const indexOf = (pattern: RegExp) => steps.findIndex((s) => pattern.test(s.run ?? ''));
+
+  it('runs only by hand, on the branch the role trusts, with an OIDC token and read access only', () => {
+    expect(others).toEqual([]);
+    expect(Object.keys(workflow.on)).toEqual(['workflow_dispatch']);
+    expect(workflow.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    expect(job!.if).toBe("github.ref == 'refs/heads/main'");
+    // A job environment would make the token's subject `repo:…:environment:…`, which the role refuses.
+    expect(job!.environment).toBeUndefined();
+    expect(workflow.concurrency['cancel-in-progress']).toBe(false);
+  });
+
+  it('assumes the role of the GitHub deploy stack, then snapshots, deploys and runs the k6 smoke', () => {
+    const credentials = steps.findIndex((s) =>
+      s.uses?.startsWith('aws-actions/configure-aws-credentials@'),
+    );
+    expect(String(steps[credentials]?.with?.['role-to-assume'])).toMatch(
+      new RegExp(`:role/${GITHUB_DEPLOY_ROLE_NAME}$`),
+    );
+    const snapshot = indexOf(/infra\/release\/snapshot\.ts --instance "plinth-\$\{ENV_NAME\}-db"/);
+    const deploy = indexOf(/cdk deploy --all/);
+    const smoke = indexOf(/infra\/release\/smoke\.ts .*--profile smoke/);
+    expect([credentials, snapshot, deploy, smoke].every((i) => i >= 0)).toBe(true);
+    expect(credentials < snapshot && snapshot < deploy && deploy < smoke).toBe(true);
+    expect(steps[deploy]?.run).toMatch(/-c env="\$ENV_NAME" -c domainName=.* -c certificateArn=/);
+  });
+
+  it('installs the same k6 release as CI and the pipeline', () => {
+    const installScript = readFileSync(path.join(ROOT, 'scripts', 'install-k6.sh'), 'utf8');
+    const pinned = /^readonly K6_VERSION=(\S+)$/m.exec(installScript)?.[1];
+    for (const file of [CI_FILE, DEPLOY_FILE]) {
+      const k6 = (parse(readFileSync(file, 'utf8')) as Workflow).jobs;
+      const setup = Object.values(k6)
+        .flatMap((j) => j.steps)
+        .find((s) => s.uses?.startsWith('grafana/setup-k6-action@'));
+      expect({ file: path.basename(file), version: setup?.with?.['k6-version'] }).toEqual({
+        file: path.basename(file),
+        version: pinned,
+      });
+    }
   });
 });

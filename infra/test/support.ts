@@ -4,8 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { EnvName, PlinthConfig } from '../lib/config.js';
+import type { PipelineConfig } from '../lib/pipeline-config.js';
 import type { PlinthStacks } from '../lib/plinth.js';
-import { synthesizeEnvironment } from '../lib/synthesize.js';
+import type { PipelineStack } from '../lib/stacks/pipeline-stack.js';
+import { synthesizeEnvironment, synthesizePipeline } from '../lib/synthesize.js';
 
 /** Tiny Docker context so tests do not hash the repository. */
 export const FIXTURE_IMAGE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'image');
@@ -111,4 +113,44 @@ export function dependencyClosure(template: Template, id: string): Set<string> {
     stack.push(...direct(next));
   }
   return seen;
+}
+
+/** The synthesized pipeline app: the pipeline stack and each stage's stacks, by stack name. */
+export interface SynthesizedPipelineApp {
+  readonly config: PipelineConfig;
+  readonly stack: PipelineStack;
+  readonly pipeline: Template;
+  /** Every stage's stacks (`Plinth-staging-App`, …). */
+  readonly stages: Readonly<Record<string, Template>>;
+  readonly report: ValidationReport;
+}
+
+/**
+ * Synthesizes the pipeline app exactly like `npm run synth` (example settings, cdk-nag
+ * registered; synthesis throws on unacknowledged findings). Call once per test file.
+ */
+export function synthesizePipelineApp(
+  context: Record<string, string> = {},
+): SynthesizedPipelineApp {
+  const outdir = mkdtempSync(join(tmpdir(), 'plinth-pipeline-'));
+  const { config, stack, assembly } = synthesizePipeline({
+    outdir,
+    context,
+    imageDirectory: FIXTURE_IMAGE,
+  });
+  const stages: Record<string, Template> = {};
+  for (const stage of Object.values(stack.stages)) {
+    for (const artifact of stage.synth().stacks) {
+      stages[artifact.stackName] = Template.fromJSON(artifact.template);
+    }
+  }
+  return {
+    config,
+    stack,
+    pipeline: Template.fromJSON(assembly.getStackByName(stack.stackName).template),
+    stages,
+    report: JSON.parse(
+      readFileSync(join(outdir, 'validation-report.json'), 'utf8'),
+    ) as ValidationReport,
+  };
 }

@@ -15,13 +15,14 @@ describe('npm run synth', () => {
     expect(code).not.toMatch(/process\.exit\(/);
   });
 
-  it('exits on its own with status 0 and prints the environment and its cost table', () => {
-    const run = spawnSync(
+  /** `npm run synth -- <args>` with the test image context. */
+  const synth = (...args: string[]) =>
+    spawnSync(
       process.execPath,
       [
         join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
         join(REPO_ROOT, 'infra', 'bin', 'synth.ts'),
-        'env=dev',
+        ...args,
         `imageDirectory=${FIXTURE_IMAGE}`,
       ],
       {
@@ -31,6 +32,9 @@ describe('npm run synth', () => {
         env: { ...process.env, NODE_OPTIONS: '' },
       },
     );
+
+  it('exits on its own with status 0 and prints the environment and its cost table', () => {
+    const run = synth('env=dev');
     expect({ status: run.status, signal: run.signal, stderr: run.stderr }).toEqual({
       status: 0,
       signal: null,
@@ -39,5 +43,13 @@ describe('npm run synth', () => {
     expect(run.stdout).toContain('✔ dev:');
     expect(run.stdout).toMatch(/\| \*\*Total\*\* \| \| \*\*\d+\.\d\d\*\* \|/);
     expect(run.stdout).toContain('OK: synthesized dev');
+  });
+
+  it('synthesizes the pipeline too and prints its stages and steps', () => {
+    const run = synth('pipeline=true');
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(run.stdout).toContain('✔ pipeline:');
+    expect(run.stdout).toMatch(/Staging: Snapshot › Plinth-staging-Network › .* › ScaleOut/);
+    expect(run.stdout).toMatch(/Prod: PromoteToProd › Snapshot › .* › K6Smoke/);
   });
 });

@@ -92,6 +92,14 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
 
+/** Minutes (rounded up) of a k6 duration like `5m`, `90s` or `1h30m`; NaN for anything else. */
+export function k6DurationMinutes(duration: string): number {
+  const m = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration);
+  if (!m) return Number.NaN;
+  const [, h = '0', min = '0', sec = '0'] = m;
+  return Math.ceil(Number(h) * 60 + Number(min) + Number(sec) / 60);
+}
+
 /** What is wrong with a GitHub repository (`owner/name`) and branch, one line each. */
 function sourceProblems(repository: string | undefined, branch: string): string[] {
   const p: string[] = [];
@@ -146,7 +154,7 @@ export function loadPipelineConfig(opts: LoadPipelineConfigOptions): PipelineCon
   if (!Number.isInteger(snapshotRetain) || snapshotRetain < 1 || snapshotRetain > 100) {
     p.push('snapshotRetain must be a whole number 1–100 (release snapshots kept per database)');
   }
-  if (!/^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/.test(stressDuration)) {
+  if (Number.isNaN(k6DurationMinutes(stressDuration))) {
     p.push(`stressDuration "${stressDuration}" must be a k6 duration like 5m, 90s or 1h30m`);
   }
 

@@ -10,6 +10,7 @@ import type { IConstruct } from 'constructs';
 import { snapshotPrefix } from '../release/snapshot.js';
 import { primaryInstanceIdentifier } from './constructs/database.js';
 import { acknowledge } from './nag.js';
+import { k6DurationMinutes } from './pipeline-config.js';
 import type { PipelineConfig, PipelineStageName } from './pipeline-config.js';
 import { APP_OUTPUTS, appOutput } from './stacks/app-stack.js';
 import type { AppStack } from './stacks/app-stack.js';
@@ -170,14 +171,6 @@ export function releaseChecks(
       ],
     },
   ];
-}
-
-/** Minutes (rounded up) of a k6 duration like `5m`, `90s` or `1h30m`. */
-export function k6DurationMinutes(duration: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration);
-  if (!m || duration === '') throw new Error(`"${duration}" is not a k6 duration like 5m or 1h30m`);
-  const [, h = '0', min = '0', sec = '0'] = m;
-  return Math.ceil(Number(h) * 60 + Number(min) + Number(sec) / 60);
 }
 
 function pascal(name: string): string {

@@ -34,6 +34,15 @@ export interface ValidationReport {
   }[];
 }
 
+/** Open (unacknowledged) findings of every validation plugin, by plugin; `{}` when clean. */
+export function openFindings(report: ValidationReport): Record<string, string[]> {
+  return Object.fromEntries(
+    report.pluginReports
+      .filter((plugin) => plugin.violations.length > 0)
+      .map((plugin) => [plugin.pluginName, plugin.violations.map((v) => v.ruleName)]),
+  );
+}
+
 /**
  * Synthesizes one environment exactly like `npm run synth` (cdk.json feature flags, the example
  * HTTPS context, cdk-nag registered; synthesis throws on unacknowledged findings). Call once per

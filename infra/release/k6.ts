@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { servesGraphql } from '../lib/body-routes.js';
 
 /** The repository root (this file is infra/release/k6.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -52,7 +53,7 @@ export interface K6RunOptions {
   reportDir?: string;
   /** The k6 executable. @default the `k6` on PATH */
   k6?: string;
-  /** k6's process environment. @default `process.env` */
+  /** k6's process environment (see {@link k6Environment}). @default `process.env` */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -67,9 +68,18 @@ export function k6Args(options: K6RunOptions): string[] {
   return args;
 }
 
+/**
+ * k6's environment: `env` plus `GRAPHQL=0` when this checkout's API serves no `/graphql` (its route
+ * manifest lists none), so the mix leaves the GraphQL journey out instead of failing setup; it
+ * joins by itself once the API serves it. A `GRAPHQL` the caller sets wins.
+ */
+export function k6Environment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return env.GRAPHQL !== undefined ? env : { ...env, GRAPHQL: servesGraphql() ? '1' : '0' };
+}
+
 /** Runs k6 with inherited output; resolves with its exit status (a signal counts as 1). */
 export function runK6(options: K6RunOptions): Promise<number> {
-  const env = options.env ?? process.env;
+  const env = k6Environment(options.env ?? process.env);
   const k6 = options.k6 ?? findExecutable('k6', env.PATH);
   if (!k6) return Promise.reject(new Error('k6 is not on PATH'));
   return new Promise((resolve, reject) => {

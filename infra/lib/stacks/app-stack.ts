@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Fn, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -21,7 +20,7 @@ import { MigrationRunner } from '../constructs/migration-runner.js';
 import { APP_METRICS_NAMESPACE, Observability } from '../constructs/observability.js';
 import { OfficeHours } from '../constructs/office-hours.js';
 import { PublicEndpoint } from '../constructs/public-endpoint.js';
-import type { BodyRoute } from '../constructs/web-acl.js';
+import { readBodyRoutes } from '../body-routes.js';
 import { referencedResourcesVersion } from '../data-version.js';
 import { keepLogicalId } from '../logical-id.js';
 import { acknowledge, readWriteBucketFindings } from '../nag.js';
@@ -29,12 +28,10 @@ import { uploadsBucketName } from './data-stack.js';
 import type { DataStack } from './data-stack.js';
 
 export { APP_CONTAINER };
+export { BODY_ROUTES_FILE, readBodyRoutes } from '../body-routes.js';
 
 /** Repository root: the Docker build context of the application image (`.dockerignore` narrows it). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-/** The API's body-accepting endpoints, generated from the service's route table (npm run routes:manifest). */
-export const BODY_ROUTES_FILE = join(REPO_ROOT, 'infra', 'lib', 'generated', 'body-routes.json');
 
 /** Port the API listens on: the service's default `PORT` (so it is not passed). */
 export const API_PORT = 3000;
@@ -589,12 +586,6 @@ export function appImageAsset(
     platform: ecrAssets.Platform.LINUX_AMD64, // x86: Fargate Spot has no ARM capacity
     ignoreMode: IgnoreMode.DOCKER, // .dockerignore is an allow-list with negations
   });
-}
-
-/** The body-accepting endpoints from the generated manifest. */
-export function readBodyRoutes(file = BODY_ROUTES_FILE): BodyRoute[] {
-  const manifest = JSON.parse(readFileSync(file, 'utf8')) as { bodyRoutes?: BodyRoute[] };
-  return manifest.bodyRoutes ?? [];
 }
 
 /** Renders `Fn::Join` of literals and pseudo parameters the way cdk-nag prints it. */

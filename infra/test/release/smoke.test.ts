@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { UsageError } from '../../release/cli.js';
-import { bundlePath, findExecutable, k6Args, runK6 } from '../../release/k6.js';
+import { servesGraphql } from '../../lib/body-routes.js';
+import { bundlePath, findExecutable, k6Args, k6Environment, runK6 } from '../../release/k6.js';
 import { parseSmokeArgs, smoke } from '../../release/smoke.js';
 
 /** A stand-in for k6 (not installable here): records its arguments and exits with $FAKE_K6_EXIT. */
@@ -78,6 +79,21 @@ describe('k6 runner', () => {
     });
     expect(status).toBe(99);
     expect((await recorded())[0]).toBe(dir);
+  });
+
+  it('tells the scripts whether the API serves GraphQL, from its route manifest, unless told', async () => {
+    const manifest = path.join(dir, 'body-routes.json');
+    const routes = [{ method: 'POST', path: '/api/users' }];
+    await writeFile(manifest, JSON.stringify({ bodyRoutes: routes }));
+    expect(servesGraphql(manifest)).toBe(false);
+    await writeFile(
+      manifest,
+      JSON.stringify({ bodyRoutes: [...routes, { method: 'POST', path: '/graphql' }] }),
+    );
+    expect(servesGraphql(manifest)).toBe(true);
+    // This checkout's manifest decides the default; a GRAPHQL the caller sets is kept.
+    expect(k6Environment({ A: 'b' })).toEqual({ A: 'b', GRAPHQL: servesGraphql() ? '1' : '0' });
+    expect(k6Environment({ GRAPHQL: '1' })).toEqual({ GRAPHQL: '1' });
   });
 
   it('finds executables on a PATH like `command -v`, and only executable ones', async () => {

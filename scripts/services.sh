@@ -30,7 +30,8 @@ die() {
   exit 1
 }
 
-is_root() { [[ $(id -u) -eq 0 ]]; }
+# shellcheck source=scripts/lib/postgres.sh
+source "$ROOT/scripts/lib/postgres.sh"
 
 # True when a TCP connection to HOST:$1 succeeds (bash's /dev/tcp, so no extra tool is needed).
 port_open() {
@@ -89,24 +90,6 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "$@" </dev/null
 }
 
-# The newest installed PostgreSQL server binaries (Debian keeps them off PATH).
-pg_bindir() {
-  local dir
-  if [[ -n ${PG_BIN:-} ]]; then
-    printf '%s\n' "$PG_BIN"
-    return
-  fi
-  dir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null |
-    sort -V | tail -n 1)
-  if [[ -n $dir && -x $dir/initdb ]]; then
-    printf '%s\n' "$dir"
-  elif command -v initdb >/dev/null 2>&1; then
-    dirname "$(command -v initdb)"
-  elif command -v pg_config >/dev/null 2>&1 && [[ -x "$(pg_config --bindir)/initdb" ]]; then
-    pg_config --bindir
-  fi
-}
-
 ensure_pg_binaries() {
   [[ -n $(pg_bindir) ]] && return
   # Debian's package creates and starts its own "main" cluster, whose pg_hba wants passwords;
@@ -127,15 +110,6 @@ ensure_redis_binaries() {
     die "redis-server is not installed and cannot be installed here (needs root and apt-get).
   Install Redis (e.g. apt-get install redis-server), run Docker, or start Redis yourself on
   port $REDIS_PORT; then run this again."
-}
-
-# Runs a command as the user that owns the PostgreSQL data: `postgres` when we are root.
-as_pg() {
-  if is_root; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
 }
 
 start_local_pg() {

@@ -111,6 +111,12 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
 
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY });
+  // Errors reach here only after the response was decided (the error handler answers all others):
+  // a client that went away mid-request. One line without a stack, not Koa's stderr dump, so
+  // clients dropping connections cannot flood the log with stack traces.
+  app.on('error', (err: Error & { code?: string }) => {
+    logger.info({ err: err.message, code: err.code }, 'connection ended before the response');
+  });
   // Behind one load balancer the client address is the last X-Forwarded-For entry (the one the
   // load balancer appended); earlier entries are client-supplied and cannot be trusted.
   app.maxIpsCount = 1;

@@ -21,23 +21,28 @@ export interface JsonBodyOptions {
 }
 
 const PARSED_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 const [QUOTE, BACKSLASH, COMMA] = [0x22, 0x5c, 0x2c];
 const [OPEN_ARRAY, CLOSE_ARRAY, OPEN_OBJECT, CLOSE_OBJECT] = [0x5b, 0x5d, 0x7b, 0x7d];
 
 /**
- * Refuses a JSON text whose nesting or size in values exceeds the limits, in one pass over the
- * characters with constant memory, before anything is built from it. JSON.parse itself copes with
- * deep input, but every later walk (validation, the NUL check, error reporting) would pay for each
- * level and each element; past the limits no real payload exists. The scan does not validate:
- * JSON.parse still decides whether the text is JSON.
+ * Refuses a JSON body whose nesting or size in values exceeds the limits, in one pass over its
+ * bytes with constant memory, before anything (not even a string) is built from it. JSON.parse
+ * itself copes with deep input, but every later walk (validation, the NUL check, error reporting)
+ * would pay for each level and each element; past the limits no real payload exists. UTF-8 keeps
+ * every structural character a single byte that never occurs inside a multi-byte sequence, so
+ * bytes can be scanned as they are. The scan does not validate: JSON.parse still decides.
  */
-export function checkJsonShape(text: string, limits: Omit<JsonBodyOptions, 'limitBytes'>): void {
+export function checkJsonShape(
+  bytes: Uint8Array,
+  limits: Omit<JsonBodyOptions, 'limitBytes'>,
+): void {
   let depth = 0;
   // Commas separate values; each container adds its first one.
   let values = 0;
   let inString = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
+  for (let i = 0; i < bytes.length; i += 1) {
+    const c = bytes[i];
     if (inString) {
       if (c === BACKSLASH) i += 1;
       else if (c === QUOTE) inString = false;
@@ -82,9 +87,18 @@ export function jsonBody(options: JsonBodyOptions): Middleware<AppState> {
     if (charset && charset !== 'utf-8' && charset !== 'utf8') {
       throw new AppError(415, { body: [`must be UTF-8 encoded (got charset=${charset})`] });
     }
-    // co-body: Content-Encoding undone, Content-Length checked, 413 past the limit.
-    const text = await parse.text(ctx, { limit: options.limitBytes, encoding: 'utf8' });
-    checkJsonShape(text, options);
+    // co-body: Content-Encoding undone, Content-Length checked, 413 past the limit. Bytes, not
+    // text (`encoding: false` reaches raw-body, which then returns the Buffer): a lenient decode
+    // would turn invalid UTF-8 into U+FFFD and store it.
+    const options_ = { limit: options.limitBytes, encoding: false } as unknown as parse.Options;
+    const raw = (await parse.text(ctx, options_)) as unknown as Buffer;
+    checkJsonShape(raw, options);
+    let text: string;
+    try {
+      text = STRICT_UTF8.decode(raw);
+    } catch {
+      throw new BadRequestError({ body: ['is not valid UTF-8'] });
+    }
     ctx.request.body = parseJson(text);
     return next();
   };

@@ -149,3 +149,19 @@ describe('request encoding', () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe('invalid UTF-8', () => {
+  it('when a JSON body holds bytes that are not UTF-8, then 400 instead of storing U+FFFD', async () => {
+    const res = await fetch(`${server.baseUrl}/api/user`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', Authorization: `Token ${token}` },
+      body: Buffer.concat([
+        Buffer.from('{"user":{"bio":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}}'),
+      ]),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).errors).toEqual({ body: ['is not valid UTF-8'] });
+  });
+});

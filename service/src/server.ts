@@ -35,9 +35,12 @@ await runMain('service', async (logger) => {
   const app = createApp({ config, orm, redis, logger, lifecycle });
   const server = createServer(app.callback());
   // Longer than the load balancer's idle timeout (60 s) so it never reuses a closed connection;
-  // headersTimeout above keepAliveTimeout (docs/security.md, "Slow clients").
+  // then headers, then the whole request, each bounded a little later (docs/security.md, "Slow
+  // clients"). A body still arriving after REQUEST_TIMEOUT_MS has had its 503 already; the request
+  // timeout only stops Node from reading the rest of it for the default 5 minutes.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  server.requestTimeout = 70_000;
 
   const shutdown = async (signal: NodeJS.Signals) => {
     const drainMs = config.SHUTDOWN_DRAIN_DELAY_MS;

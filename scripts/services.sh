@@ -30,8 +30,8 @@ die() {
   exit 1
 }
 
-# shellcheck source=scripts/lib/postgres.sh
-source "$ROOT/scripts/lib/postgres.sh"
+# shellcheck source=scripts/lib/servers.sh
+source "$ROOT/scripts/lib/servers.sh"
 
 # True when a TCP connection to HOST:$1 succeeds (bash's /dev/tcp, so no extra tool is needed).
 port_open() {
@@ -46,31 +46,7 @@ pg_ready() {
   fi
 }
 
-# True when a Redis answers PING on REDIS_PORT. A "-NOAUTH" reply is still a Redis: the URL's
-# password is the user's business, not this script's.
-redis_ready() {
-  local reply
-  # A subshell, so a refused connection cannot disturb this shell's descriptors or `set -e`.
-  reply=$(
-    exec 2>/dev/null
-    exec 3<>"/dev/tcp/$HOST/$REDIS_PORT" || exit 1
-    printf 'PING\r\n' >&3
-    IFS= read -r -t 2 line <&3 || exit 1
-    printf '%s' "$line"
-  ) || return 1
-  [[ $reply == +PONG* || $reply == -NOAUTH* ]]
-}
-
-# wait_until <what> <command...>: polls the command until it succeeds or WAIT_SECONDS pass.
-wait_until() {
-  local what=$1
-  shift
-  local deadline=$((SECONDS + WAIT_SECONDS))
-  until "$@"; do
-    ((SECONDS < deadline)) || die "$what did not become ready within ${WAIT_SECONDS}s"
-    sleep 0.5
-  done
-}
+redis_ready() { redis_answers "$REDIS_PORT"; }
 
 docker_available() {
   command -v docker >/dev/null 2>&1 &&

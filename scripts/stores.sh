@@ -21,8 +21,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 readonly HOST=127.0.0.1
 readonly WAIT_SECONDS="${PLINTH_STORES_WAIT_SECONDS:-60}"
-# shellcheck source=scripts/lib/postgres.sh
-source "$ROOT/scripts/lib/postgres.sh"
+# shellcheck source=scripts/lib/servers.sh
+source "$ROOT/scripts/lib/servers.sh"
 
 say() { printf 'stores: %s\n' "$*"; }
 die() {
@@ -33,17 +33,6 @@ die() {
 usage() {
   sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
-}
-
-# wait_until <what> <command...>: polls the command until it succeeds or WAIT_SECONDS pass.
-wait_until() {
-  local what=$1
-  shift
-  local deadline=$((SECONDS + WAIT_SECONDS))
-  until "$@"; do
-    ((SECONDS < deadline)) || die "$what did not become ready within ${WAIT_SECONDS}s"
-    sleep 0.1
-  done
 }
 
 # alive <pid> <comm>: the pid runs and is the expected program (a recycled pid is not ours).
@@ -59,18 +48,6 @@ redis_pid() {
   if alive "$pid" redis-server; then printf '%s\n' "$pid"; fi
 }
 
-redis_pong() {
-  local reply
-  reply=$(
-    exec 2>/dev/null
-    exec 3<>"/dev/tcp/$HOST/$1" || exit 1
-    printf 'PING\r\n' >&3
-    IFS= read -r -t 2 line <&3 || exit 1
-    printf '%s' "$line"
-  ) || return 1
-  [[ $reply == +PONG* ]]
-}
-
 redis_start() {
   local dir=$1 port=$2
   mkdir -p "$dir"
@@ -84,7 +61,7 @@ redis_start() {
   redis-server --bind "$HOST" --port "$port" --daemonize yes --pidfile "$dir/redis.pid" \
     --logfile "$dir/redis.log" --dir "$dir" --save '' --appendonly no \
     --maxmemory-policy noeviction || die "redis-server did not start; see $dir/redis.log"
-  wait_until "redis on $HOST:$port" redis_pong "$port"
+  wait_until "redis on $HOST:$port" redis_answers "$port"
   say "redis: running on $HOST:$port (dir $dir)"
 }
 

@@ -7,10 +7,12 @@
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from '../../service/src/config.js';
+import { ensureDatabase } from '../../service/src/db/admin.js';
 import { connectOrm } from '../../service/src/db/orm.js';
 import { createQueue } from '../../service/src/jobs/queue.js';
 import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/queues.js';
 import { createLogger } from '../../service/src/logger.js';
+import { holdTableLock } from '../../service/test/support/locks.js';
 import { startPrivateStore } from '../../service/test/support/stores.js';
 import {
   load,
@@ -77,6 +79,8 @@ function redisDrill(
         during = await reads(stack, 6000);
       } finally {
         await restore(stack);
+        // Let the circuit close (on the reconnection or the next trial) before the next drill.
+        await sleep(2500);
       }
       const total = detect.total + during.total;
       const ok = detect.ok + during.ok;
@@ -355,27 +359,13 @@ const workerKill: Drill = {
       REDIS_URL: redis.url,
       WORKER_CONCURRENCY: '4',
     };
-    const admin = await connectOrm({
-      DATABASE_URL: pg.url,
-      DATABASE_SSL: 'disable',
-      DATABASE_POOL_MAX: 1,
-    });
-    await admin.em.getConnection().execute('create database plinth_worker_drill');
-    await admin.close(true);
+    await ensureDatabase(env.DATABASE_URL);
     await runToEnd('dist/service/src/db/migrate.js', env);
     const config = loadConfig(env);
     const orm = await connectOrm(config);
     const queue = createQueue(MAINTENANCE_QUEUE, config, createLogger({ level: 'silent' }));
     try {
-      let release!: () => void;
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const lock = orm.em.fork().transactional(async (em) => {
-        await em.execute('lock table tags in share mode');
-        locked();
-        await new Promise<void>((resolve) => (release = resolve));
-      });
-      await isLocked;
+      const lock = await holdTableLock(orm, 'lock table tags in share mode');
       const first = await startApp('worker', 'dist/worker/src/main.js', env, 'worker ready');
       const jobs = await Promise.all(
         Array.from({ length: 4 }, () => queue.add(PRUNE_UNUSED_TAGS, {})),
@@ -383,8 +373,7 @@ const workerKill: Drill = {
       while ((await queue.getActiveCount()) < 4) await sleep(50);
       await first.stop('SIGKILL');
       const killed = Date.now();
-      release();
-      await lock;
+      await lock.release();
       const second = await startApp('worker', 'dist/worker/src/main.js', env, 'worker ready');
       let done = 0;
       // Bull moves a job back once its lock expired (30 s) and two stall checks 30 s apart have
@@ -421,18 +410,12 @@ const DRILLS: Drill[] = [
   redisDrill(
     'Redis killed',
     (s) => s.redis.kill(),
-    async (s) => {
-      await s.redis.start();
-      await sleep(2500);
-    },
+    (s) => s.redis.start(),
   ),
   redisDrill(
     'Redis frozen',
     (s) => s.redis.freeze(),
-    async (s) => {
-      await s.redis.thaw();
-      await sleep(2500);
-    },
+    (s) => s.redis.thaw(),
   ),
   postgresDrill(
     'PostgreSQL stopped',

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { ensureDatabase } from '../../service/src/db/admin.js';
 import { connectOrm } from '../../service/src/db/orm.js';
 import { DEMO_USER } from '../../service/src/db/seed-data.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
@@ -157,13 +158,7 @@ export class Stack {
       HOST: '127.0.0.1',
       ...options.env,
     };
-    const admin = await connectOrm({
-      DATABASE_URL: pg.url,
-      DATABASE_SSL: 'disable',
-      DATABASE_POOL_MAX: 1,
-    });
-    await admin.em.getConnection().execute('create database plinth_drill');
-    await admin.close(true);
+    await ensureDatabase(databaseUrl);
     await runToEnd('dist/service/src/db/migrate.js', env);
     await runToEnd('dist/service/src/db/seed.js', env);
     const orm = await connectOrm({

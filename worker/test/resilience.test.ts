@@ -14,6 +14,7 @@ import { memoryLogger } from '../../service/test/support/logs.js';
 import { startPrivateStore, type PrivateStore } from '../../service/test/support/stores.js';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { silentLogger } from './support/queues.js';
+import { until } from '../../service/test/support/wait.js';
 
 let redis: PrivateStore;
 let db: TestDatabase;
@@ -40,14 +41,6 @@ afterAll(async () => {
   await db?.drop();
   await redis?.remove();
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const scheduled = async () =>
   (await observer.getRepeatableJobs()).some(
@@ -81,7 +74,7 @@ describe('repeatable jobs', () => {
     const before = logs.length;
     await redis.kill();
     await redis.start();
-    await until(scheduled);
+    await until(scheduled, 15_000);
     await until(() => logs.slice(before).some((l) => l.msg === 'queue reconnected to Redis'));
     const since = logs.slice(before);
     expect(since.some((l) => l.msg === 'queue lost its Redis connection')).toBe(true);

@@ -10,6 +10,7 @@ import { Tag } from '../../service/src/modules/tags/tag.entity.js';
 import { createTestDatabase, type TestDatabase } from '../../service/test/support/database.js';
 import { testEnv } from '../../service/test/support/env.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
+import { holdTableLock } from '../../service/test/support/locks.js';
 import { startPrivateStore } from '../../service/test/support/stores.js';
 import { deleteQueueKeys, silentLogger } from './support/queues.js';
 
@@ -71,25 +72,6 @@ function startWorkerProcess(overrides: Record<string, string> = {}) {
   return { proc, lines, logged, exited, exitedWithin };
 }
 
-/** Holds a lock on `tags` until release(), so a prune job provably keeps running. */
-async function lockTags() {
-  let release!: () => void;
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const held = orm.em.fork().transactional(async (em) => {
-    await em.execute('lock table tags in share mode');
-    locked();
-    await new Promise<void>((resolve) => (release = resolve));
-  });
-  await isLocked;
-  return {
-    release: async () => {
-      release();
-      await held;
-    },
-  };
-}
-
 let subscribed: Promise<unknown> | undefined;
 
 /** Starts the worker process and a prune job that is active (blocked on the lock) in it. */
@@ -110,7 +92,7 @@ async function workerWithActiveJob(overrides: Record<string, string> = {}) {
 describe('worker process shutdown', () => {
   it('when SIGTERM arrives while a job runs, then the job completes first and the process exits 0', async () => {
     await orm.em.fork().insertMany(Tag, [{ name: 'left-behind-1' }, { name: 'left-behind-2' }]);
-    const lock = await lockTags();
+    const lock = await holdTableLock(orm, 'lock table tags in share mode');
     const { worker, job } = await workerWithActiveJob();
 
     worker.proc.kill('SIGTERM');
@@ -132,7 +114,7 @@ describe('worker process shutdown', () => {
   }, 60_000);
 
   it('when an active job outlives WORKER_SHUTDOWN_TIMEOUT_MS, then the process exits 1 within the bound while the job is still blocked', async () => {
-    const lock = await lockTags();
+    const lock = await holdTableLock(orm, 'lock table tags in share mode');
     try {
       const { worker } = await workerWithActiveJob({ WORKER_SHUTDOWN_TIMEOUT_MS: '1000' });
       worker.proc.kill('SIGTERM');

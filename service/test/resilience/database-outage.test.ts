@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase } from '../support/database.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startPrivateStore, type PrivateStore } from '../support/stores.js';
+import { until } from '../support/wait.js';
 
 let pg: PrivateStore;
 let server: TestServer;
@@ -23,14 +24,6 @@ afterAll(async () => {
   await server?.close();
   await pg?.remove();
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('when PostgreSQL stops', () => {
   it('then every request is a 503 with Retry-After, logged once plus a count, and the first request after it returns is served', async () => {

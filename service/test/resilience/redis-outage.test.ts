@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ApiResponse } from '../support/client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startPrivateStore, type PrivateStore } from '../support/stores.js';
+import { until } from '../support/wait.js';
 
 let redis: PrivateStore;
 let server: TestServer;
@@ -42,14 +43,6 @@ afterAll(async () => {
   await server?.close();
   await redis?.remove();
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** 503 + Retry-After naming `field`, and no cookie touched. */
 function expectUnavailable(res: ApiResponse, field: string) {

@@ -6,6 +6,7 @@ import { connectOrm } from '../../src/db/orm.js';
 import { uniqueUser } from '../support/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { testEnv } from '../support/env.js';
+import { holdTableLock } from '../support/locks.js';
 import { freePort, spawnEntry, type Spawned } from '../support/process.js';
 import { startPrivateStore } from '../support/stores.js';
 
@@ -171,15 +172,7 @@ describe('bounded shutdown', () => {
       DATABASE_SSL: 'disable',
       DATABASE_POOL_MAX: 2,
     });
-    let release!: () => void;
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const lockHeld = orm.em.fork().transactional(async (em) => {
-      await em.execute('lock table tags in access exclusive mode');
-      locked();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await isLocked;
+    const lock = await holdTableLock(orm, 'lock table tags in access exclusive mode');
     const { port, proc } = await startServer(db.url, {
       SHUTDOWN_DRAIN_DELAY_MS: '0',
       SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
@@ -206,8 +199,7 @@ describe('bounded shutdown', () => {
       // Cut, not answered: the client sees the connection end.
       expect(String(await blocked)).toMatch(/socket hang up|ECONNRESET/);
     } finally {
-      release();
-      await lockHeld;
+      await lock.release();
       await orm.close(true);
       if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
     }

@@ -90,8 +90,8 @@ export function jsonBody(options: JsonBodyOptions): Middleware<AppState> {
     // co-body: Content-Encoding undone, Content-Length checked, 413 past the limit. Bytes, not
     // text (`encoding: false` reaches raw-body, which then returns the Buffer): a lenient decode
     // would turn invalid UTF-8 into U+FFFD and store it.
-    const options_ = { limit: options.limitBytes, encoding: false } as unknown as parse.Options;
-    const raw = (await parse.text(ctx, options_)) as unknown as Buffer;
+    const read = { limit: options.limitBytes, encoding: false } as unknown as parse.Options;
+    const raw = (await parse.text(ctx, read)) as unknown as Buffer;
     checkJsonShape(raw, options);
     let text: string;
     try {

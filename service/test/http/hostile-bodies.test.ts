@@ -138,6 +138,12 @@ describe('request encoding', () => {
     },
   );
 
+  it('when the body has a Content-Encoding the server cannot undo, then 415 says so', async () => {
+    const res = await post('/users/login', '{"user":{}}', { 'Content-Encoding': 'compress' });
+    expect(res.status).toBe(415);
+    expect(res.body.errors).toEqual({ body: ['has an unsupported Content-Encoding'] });
+  });
+
   it('when the JSON declares charset=UTF-8, then it is read', async () => {
     const res = await post(
       '/users/login',

@@ -10,9 +10,41 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
 import { connectReachableOrm } from './db/orm.js';
-import { exitNoLaterThan, onShutdownSignal, runMain, settlesWithin } from './main-util.js';
+import {
+  exitNoLaterThan,
+  logAndExit,
+  onShutdownSignal,
+  runMain,
+  settlesWithin,
+} from './main-util.js';
 import type { Lifecycle } from './modules/health/health.routes.js';
 import { connectRedis, createRedis } from './redis.js';
+
+/**
+ * Counts the requests the app is handling (from complete headers to the end of the response), so
+ * a drain waits for requests rather than for connections: a socket still sending its headers holds
+ * no work and must not hold up the exit.
+ */
+function inFlightRequests(server: Server): { readonly count: number; drained(): Promise<void> } {
+  let count = 0;
+  let waiters: (() => void)[] = [];
+  server.on('request', (_req, res) => {
+    count += 1;
+    res.once('close', () => {
+      count -= 1;
+      if (count > 0) return;
+      for (const wake of waiters) wake();
+      waiters = [];
+    });
+  });
+  return {
+    get count() {
+      return count;
+    },
+    drained: () =>
+      count === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)),
+  };
+}
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -41,6 +73,7 @@ await runMain('service', async (logger) => {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 70_000;
+  const requests = inFlightRequests(server);
 
   const shutdown = async (signal: NodeJS.Signals) => {
     const drainMs = config.SHUTDOWN_DRAIN_DELAY_MS;
@@ -60,17 +93,22 @@ await runMain('service', async (logger) => {
       'drain delay over: no new connections, finishing in-flight requests',
     );
     const deadline = Date.now() + timeoutMs;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.close();
     // Keep-alive sockets are closed only between requests: idle ones now, busy ones as their
     // response goes out (they carry `Connection: close`), so no request is cut mid-flight.
     server.closeIdleConnections();
     const reaper = setInterval(() => server.closeIdleConnections(), 100);
-    const served = await settlesWithin(closed, timeoutMs);
+    const served = await settlesWithin(requests.drained(), timeoutMs);
     clearInterval(reaper);
     if (!served) {
-      logger.warn('shutdown timeout reached: cutting in-flight requests, closing pools forcefully');
-      server.closeAllConnections();
+      logger.warn(
+        { inFlightRequests: requests.count },
+        'shutdown timeout reached: cutting in-flight requests, closing pools forcefully',
+      );
     }
+    // Cut what is left: after a clean drain, only sockets still sending headers (no request the
+    // app has seen; a load balancer never does that); after the timeout, the abandoned requests.
+    server.closeAllConnections();
     const pooled =
       served &&
       (await settlesWithin(Promise.allSettled([orm.close(), redis.quit()]), deadline - Date.now()));
@@ -80,11 +118,8 @@ await runMain('service', async (logger) => {
       // A frozen database never acknowledges the close; the exit below ends its sockets.
       await settlesWithin(orm.close(true), SHUTDOWN_EXIT_MARGIN_MS / 2);
     }
-    logger.info(
-      { clean: pooled },
-      pooled ? 'shutdown complete' : 'shutdown complete, work abandoned',
-    );
-    process.exit(pooled ? 0 : 1);
+    if (pooled) logAndExit(logger, 0, 'shutdown complete');
+    logAndExit(logger, 1, 'shutdown complete, work abandoned');
   };
   // Handlers first: a SIGTERM that arrives right after 'listening' must already drain.
   onShutdownSignal((signal) => void shutdown(signal));

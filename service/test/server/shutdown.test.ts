@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SHUTDOWN_EXIT_MARGIN_MS } from '../../src/config.js';
@@ -138,6 +139,9 @@ describe('draining for the load balancer', () => {
         Array.from({ length: 8 }, () => send(agent, port, 'GET', '/health/live')),
       );
       expect(warm).toEqual(Array(8).fill(200));
+      // A client that never finishes its headers holds no request: it must not hold up the exit.
+      const slow = connect(port, '127.0.0.1', () => slow.write('GET /api/tags HTTP/1.1\r\n'));
+      slow.on('error', () => undefined);
 
       proc.child.kill('SIGTERM');
       await proc.waitFor('shutting down');
@@ -154,6 +158,8 @@ describe('draining for the load balancer', () => {
       expect(code).toBe(0);
       await expect(send(fresh(), port, 'GET', '/health/live')).rejects.toThrow(/ECONNREFUSED/);
       expect(proc.stdout()).toContain('shutdown complete');
+      expect(proc.stdout()).not.toContain('shutdown timeout reached');
+      slow.destroy();
     } finally {
       agent.destroy();
       if (proc.child.exitCode === null) proc.child.kill('SIGKILL');

@@ -318,6 +318,7 @@ const sigterm: Drill = {
     const [during] = await Promise.all([readers.stop(), writer.stop()]);
     const exit = await stack.api.exited;
     const exitMs = exit.at - signalled;
+    const abandoned = stack.api.logs.find((l) => String(l.msg).startsWith('shutdown timeout'));
     const present = await writer.present();
     const boundMs = DRAIN_DELAY_MS + SHUTDOWN_TIMEOUT_MS + SHUTDOWN_EXIT_MARGIN_MS;
     const failures: string[] = [];
@@ -336,6 +337,7 @@ const sigterm: Drill = {
         `reads ${JSON.stringify(during.byStatus)}, writes refused ${JSON.stringify(writer.refused)}`,
         `readiness ${ready} on a new connection 100 ms after SIGTERM`,
         `exit ${exit.code} after ${exitMs} ms (bound ${boundMs} ms)`,
+        ...(abandoned ? [`abandoned ${JSON.stringify(abandoned.oldest)}`] : []),
       ],
       failures,
     };

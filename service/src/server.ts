@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
+import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
 import {
   exitNoLaterThan,
@@ -21,28 +22,31 @@ import type { Lifecycle } from './modules/health/health.routes.js';
 import { connectRedis, createRedis } from './redis.js';
 
 /**
- * Counts the requests the app is handling (from complete headers to the end of the response), so
- * a drain waits for requests rather than for connections: a socket still sending its headers holds
- * no work and must not hold up the exit.
+ * The requests the app is handling (from complete headers to the end of the response), so a drain
+ * waits for requests rather than for connections: a socket still sending its headers holds no
+ * work and must not hold up the exit. `oldest()` names what a timed-out drain abandons.
  */
-function inFlightRequests(server: Server): { readonly count: number; drained(): Promise<void> } {
-  let count = 0;
+function inFlightRequests(server: Server) {
+  const open = new Map<object, { request: string; since: number }>();
   let waiters: (() => void)[] = [];
-  server.on('request', (_req, res) => {
-    count += 1;
+  server.on('request', (req, res) => {
+    open.set(res, { request: `${req.method} ${safeUrl(req.url ?? '')}`, since: Date.now() });
     res.once('close', () => {
-      count -= 1;
-      if (count > 0) return;
+      open.delete(res);
+      if (open.size > 0) return;
       for (const wake of waiters) wake();
       waiters = [];
     });
   });
   return {
-    get count() {
-      return count;
-    },
     drained: () =>
-      count === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)),
+      open.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)),
+    /** Up to `n` open requests, oldest first, with their age. */
+    oldest: (n: number) =>
+      [...open.values()].slice(0, n).map((r) => ({ ...r, ageMs: Date.now() - r.since })),
+    get count() {
+      return open.size;
+    },
   };
 }
 
@@ -102,7 +106,7 @@ await runMain('service', async (logger) => {
     clearInterval(reaper);
     if (!served) {
       logger.warn(
-        { inFlightRequests: requests.count },
+        { inFlightRequests: requests.count, oldest: requests.oldest(5) },
         'shutdown timeout reached: cutting in-flight requests, closing pools forcefully',
       );
     }

@@ -67,3 +67,39 @@ describe('when PostgreSQL stops', () => {
     await until(() => server.logs.some((l) => l.msg === 'database reachable again'));
   }, 60_000);
 });
+
+describe('when PostgreSQL stops under concurrent writes', () => {
+  it('then every pooled connection comes back once it returns (none is left checked out)', async () => {
+    const connection = server.orm.em.getConnection() as unknown as {
+      getNativeClient(): Promise<{ totalCount: number; idleCount: number }>;
+    };
+    const pool = await connection.getNativeClient();
+    let writing = true;
+    let n = 0;
+    // Transactions in flight when the server goes away: their rollback fails on a dead socket.
+    const writers = Array.from({ length: 6 }, async () => {
+      while (writing) {
+        n += 1;
+        await server.api
+          .post('/articles', {
+            token,
+            body: { article: { title: `Concurrent ${n}`, description: 'd', body: 'b' } },
+          })
+          .catch(() => undefined);
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    await pg.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    await pg.start();
+    await new Promise((r) => setTimeout(r, 500));
+    writing = false;
+    await Promise.all(writers);
+
+    await until(() => pool.totalCount === pool.idleCount, 5_000);
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => server.api.get('/articles?limit=1')),
+    );
+    expect(burst.map((r) => r.status)).toEqual(Array(20).fill(200));
+  }, 60_000);
+});

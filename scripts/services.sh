@@ -30,7 +30,8 @@ die() {
   exit 1
 }
 
-is_root() { [[ $(id -u) -eq 0 ]]; }
+# shellcheck source=scripts/lib/servers.sh
+source "$ROOT/scripts/lib/servers.sh"
 
 # True when a TCP connection to HOST:$1 succeeds (bash's /dev/tcp, so no extra tool is needed).
 port_open() {
@@ -45,31 +46,7 @@ pg_ready() {
   fi
 }
 
-# True when a Redis answers PING on REDIS_PORT. A "-NOAUTH" reply is still a Redis: the URL's
-# password is the user's business, not this script's.
-redis_ready() {
-  local reply
-  # A subshell, so a refused connection cannot disturb this shell's descriptors or `set -e`.
-  reply=$(
-    exec 2>/dev/null
-    exec 3<>"/dev/tcp/$HOST/$REDIS_PORT" || exit 1
-    printf 'PING\r\n' >&3
-    IFS= read -r -t 2 line <&3 || exit 1
-    printf '%s' "$line"
-  ) || return 1
-  [[ $reply == +PONG* || $reply == -NOAUTH* ]]
-}
-
-# wait_until <what> <command...>: polls the command until it succeeds or WAIT_SECONDS pass.
-wait_until() {
-  local what=$1
-  shift
-  local deadline=$((SECONDS + WAIT_SECONDS))
-  until "$@"; do
-    ((SECONDS < deadline)) || die "$what did not become ready within ${WAIT_SECONDS}s"
-    sleep 0.5
-  done
-}
+redis_ready() { redis_answers "$REDIS_PORT"; }
 
 docker_available() {
   command -v docker >/dev/null 2>&1 &&
@@ -97,24 +74,6 @@ apt_install() {
     apt-get install -y -qq --no-install-recommends "$@" </dev/null
 }
 
-# The newest installed PostgreSQL server binaries (Debian keeps them off PATH).
-pg_bindir() {
-  local dir
-  if [[ -n ${PG_BIN:-} ]]; then
-    printf '%s\n' "$PG_BIN"
-    return
-  fi
-  dir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null |
-    sort -V | tail -n 1)
-  if [[ -n $dir && -x $dir/initdb ]]; then
-    printf '%s\n' "$dir"
-  elif command -v initdb >/dev/null 2>&1; then
-    dirname "$(command -v initdb)"
-  elif command -v pg_config >/dev/null 2>&1 && [[ -x "$(pg_config --bindir)/initdb" ]]; then
-    pg_config --bindir
-  fi
-}
-
 ensure_pg_binaries() {
   [[ -n $(pg_bindir) ]] && return
   # Debian's package creates and starts its own "main" cluster, whose pg_hba wants passwords;
@@ -135,15 +94,6 @@ ensure_redis_binaries() {
     die "redis-server is not installed and cannot be installed here (needs apt-get and root or passwordless sudo).
   Install Redis (e.g. apt-get install redis-server), run Docker, or start Redis yourself on
   port $REDIS_PORT; then run this again."
-}
-
-# Runs a command as the user that owns the PostgreSQL data: `postgres` when we are root.
-as_pg() {
-  if is_root; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
 }
 
 start_local_pg() {

@@ -1,9 +1,11 @@
 import cors from '@koa/cors';
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Koa from 'koa';
 import type { Config } from './config.js';
+import { databaseOutages, type DatabaseOutageOptions } from './db/outage.js';
+import { jsonBody } from './http/body.js';
+import { queueCounter, type QueueCounts } from './jobs/queue.js';
 import { authenticator, CSRF_HEADER } from './http/auth.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { Sessions } from './modules/auth/sessions.js';
@@ -30,6 +32,7 @@ import { tagsRoutes } from './modules/tags/tags.routes.js';
 import { Passwords } from './modules/users/passwords.js';
 import { Tokens } from './modules/users/tokens.js';
 import { usersRoutes } from './modules/users/users.routes.js';
+import { RedisGuard } from './redis-guard.js';
 import type { Redis } from './redis.js';
 
 export interface AppDeps {
@@ -43,6 +46,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Tests only (plain-HTTP identity provider); deliberately not reachable from config. */
   oidcTestOnly?: OidcTestOnlyOptions;
+  /** How a database outage is answered and reported. @default see DatabaseOutageOptions */
+  databaseOutage?: DatabaseOutageOptions;
 }
 
 export const API_PREFIX = '/api';
@@ -53,6 +58,7 @@ export function apiRoutes(deps: {
   tokens: Tokens;
   sessions: Sessions;
   maintenance: Maintenance;
+  queueCounts: () => Promise<QueueCounts[]>;
   config: Config;
   logger: Logger;
 }): RouteDef[] {
@@ -85,13 +91,19 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const tokens = new Tokens(config);
   const passwords = deps.passwords ?? new Passwords(config);
-  const sessions = new Sessions(deps.redis, config);
+  // Every Redis call on the request path goes through this guard (timeout + circuit breaker).
+  const guard = new RedisGuard(deps.redis, logger, {
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    openMs: config.REDIS_CIRCUIT_OPEN_MS,
+  });
+  const sessions = new Sessions(guard, config);
+  const queueCounts = queueCounter(guard, config, logger);
   const maintenance = new Maintenance();
   const authenticate = authenticator(tokens, sessions);
   const withAbility = abilities(maintenance);
   const oidc = oidcRouter({
     config,
-    redis: deps.redis,
+    guard,
     sessions,
     passwords,
     prefix: `${API_PREFIX}/auth/oidc`,
@@ -99,6 +111,12 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
 
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY });
+  // Errors reach here only after the response was decided (the error handler answers all others):
+  // a client that went away mid-request. One line without a stack, not Koa's stderr dump, so
+  // clients dropping connections cannot flood the log with stack traces.
+  app.on('error', (err: Error & { code?: string }) => {
+    logger.info({ err: err.message, code: err.code }, 'connection ended before the response');
+  });
   // Behind one load balancer the client address is the last X-Forwarded-For entry (the one the
   // load balancer appended); earlier entries are client-supplied and cannot be trusted.
   app.maxIpsCount = 1;
@@ -108,7 +126,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   mountRoutes(
     api,
     registry,
-    apiRoutes({ passwords, tokens, sessions, maintenance, config, logger }),
+    apiRoutes({ passwords, tokens, sessions, maintenance, queueCounts, config, logger }),
     '',
     (mode) => [authenticate(mode), withAbility],
   );
@@ -116,6 +134,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   app.use(requestContext(logger));
   app.use(errorHandler());
+  app.use(databaseOutages(orm, logger, deps.databaseOutage));
   app.use(securityHeaders());
   app.use(
     cors({
@@ -146,10 +165,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   // Nothing above awaits I/O after next(), so a timed-out request is answered at once.
   app.use(requestTimeout(config.REQUEST_TIMEOUT_MS));
-  const limits = rateLimits({ config, redis: deps.redis, logger });
+  const limits = rateLimits({ config, guard, logger });
   app.use(limits.perIp);
   app.use(
-    bodyParser({ enableTypes: ['json'], jsonLimit: config.BODY_LIMIT_BYTES, encoding: 'utf-8' }),
+    jsonBody({
+      limitBytes: config.BODY_LIMIT_BYTES,
+      maxDepth: config.BODY_MAX_DEPTH,
+      maxElements: config.BODY_MAX_ELEMENTS,
+    }),
   );
   app.use(limits.perAccount);
   app.use(async (ctx, next) => {

@@ -44,6 +44,11 @@ export const configSchema = z.object({
   DATABASE_PASSWORD: z.string().min(1).optional(),
   DATABASE_SSL: z.enum(['disable', 'require']).default('disable'),
   DATABASE_POOL_MAX: int(1, 200).default(10),
+  /**
+   * Longest wait for a new database connection (or a free one from a full pool); a database
+   * that does not answer is then a 503 instead of a request held until REQUEST_TIMEOUT_MS.
+   */
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://localhost:6379'),
   /** Overrides the password in REDIS_URL (ElastiCache auth token from a secret). */
   REDIS_AUTH_TOKEN: z.string().min(1).optional(),
@@ -52,6 +57,10 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/)
     .default('plinth:'),
+  /** A Redis command on the request path still unanswered after this long fails (and falls back). */
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(250),
+  /** After repeated Redis failures, commands fail at once for this long before one is retried. */
+  REDIS_CIRCUIT_OPEN_MS: int(100, 300_000).default(2_000),
   /** Signs new tokens. Rotate by moving the old value to JWT_PREVIOUS_SECRETS. */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)'),
   /** Comma-separated earlier secrets that still verify tokens (key rotation without logouts). */
@@ -121,10 +130,23 @@ export const configSchema = z.object({
   REQUEST_TIMEOUT_MS: int(100, 600_000).default(15_000),
   /** Trust X-Forwarded-* headers (set true behind a load balancer so client IPs are right). */
   TRUST_PROXY: bool.default(false),
-  /** Grace period for in-flight requests after SIGTERM before connections are cut. */
-  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
+  /**
+   * After SIGTERM, readiness answers 503 while the listener keeps accepting for this long, so
+   * requests the load balancer routed before it deregistered the task still land.
+   */
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 60_000).default(3_000),
+  /**
+   * After the drain delay: how long in-flight requests may take; then connections are cut, pools
+   * closed forcefully and the process exits 1. Drain + this + SHUTDOWN_EXIT_MARGIN_MS must fit the
+   * platform's stop timeout and deregistration delay (30 s).
+   */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(20_000),
   /** Largest accepted request body. */
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  /** Deepest nesting of arrays and objects a JSON body may have (checked before parsing). */
+  BODY_MAX_DEPTH: int(2, 512).default(32),
+  /** Most values (array elements and object members) a JSON body may hold. */
+  BODY_MAX_ELEMENTS: int(10, 10_000_000).default(10_000),
   /** Comma-separated allowed CORS origins, or `*`. */
   CORS_ORIGINS: z.string().default('*'),
   /** Publish the worker's QueueBacklog/FailedJobs to CloudWatch (namespace Plinth); on in AWS. */
@@ -139,6 +161,12 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * How long after its shutdown timeout a process may still take to exit: forced pool closes and
+ * the last log lines. A watchdog exits at timeout + this at the latest.
+ */
+export const SHUTDOWN_EXIT_MARGIN_MS = 2_000;
 
 const SECRET_KEYS = new Set([
   'JWT_SECRET',

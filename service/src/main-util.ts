@@ -23,3 +23,59 @@ export async function runMain(
     setTimeout(() => process.exit(1), 100).unref();
   }
 }
+
+/** Calls `handler` once, on the first SIGTERM or SIGINT (a second signal changes nothing). */
+export function onShutdownSignal(handler: (signal: NodeJS.Signals) => void): void {
+  let called = false;
+  const once = (signal: NodeJS.Signals) => {
+    if (called) return;
+    called = true;
+    handler(signal);
+  };
+  process.on('SIGTERM', once);
+  process.on('SIGINT', once);
+}
+
+/**
+ * The last resort that bounds a shutdown: exits 1 `ms` from now, whatever is still running (a
+ * pool that will not close on a frozen server, a job that ignores its stop). Does not keep the
+ * process alive by itself.
+ */
+export function exitNoLaterThan(ms: number, logger: Logger): void {
+  setTimeout(() => {
+    logAndExit(logger, 1, 'shutdown did not finish in time: exiting now', { afterMs: ms });
+  }, ms).unref();
+}
+
+/** Logs the last line (error level unless the code is 0) and exits, even if it cannot log. */
+export function logAndExit(
+  logger: Logger,
+  code: number,
+  message: string,
+  fields: Record<string, unknown> = {},
+): never {
+  try {
+    if (code === 0) logger.info(fields, message);
+    else logger.error({ ...fields, exitCode: code }, message);
+  } finally {
+    // Even when stdout is gone (EPIPE): an exit that depends on logging is no bound.
+    process.exit(code);
+  }
+}
+
+/** Resolves true when `work` settles within `ms`, false otherwise (the work is not cancelled). */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  const settled = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

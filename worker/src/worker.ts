@@ -7,6 +7,7 @@ import {
   PRUNE_UNUSED_TAGS_CRON,
 } from '../../service/src/jobs/queues.js';
 import type { Logger } from '../../service/src/logger.js';
+import { settlesWithin } from '../../service/src/main-util.js';
 import { backlog } from './backlog.js';
 import { FinalJobError } from './errors.js';
 import type { MetricsSink } from './metrics.js';
@@ -25,6 +26,25 @@ export interface WorkerOptions {
   backlogIntervalMs?: number;
   /** Where QueueBacklog/FailedJobs go each interval (CloudWatch in AWS). @default log only */
   metrics?: MetricsSink;
+  /**
+   * How often the repeatable jobs are checked and re-added if Redis lost them (they are also
+   * checked on every reconnection).
+   * @default 60000
+   */
+  scheduleCheckIntervalMs?: number;
+  /**
+   * Aborts start-up: if it fires before jobs are taken, startWorker closes its queues and
+   * rejects with the signal's reason. Once started, stop the worker with close().
+   * @default start-up cannot be aborted
+   */
+  signal?: AbortSignal;
+}
+
+/** A repeatable job: asserted at start, on every reconnection and every check interval. */
+interface Schedule {
+  queue: Queue;
+  name: string;
+  cron: string;
 }
 
 export interface RunningWorker {
@@ -37,6 +57,18 @@ export interface RunningWorker {
   close(timeoutMs: number): Promise<boolean>;
 }
 
+/** `work`, or a rejection with the signal's reason as soon as `signal` aborts. */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) =>
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+    ),
+  ]);
+}
+
 /** Registers every processor and repeatable job and starts consuming. */
 export async function startWorker(
   deps: WorkerDeps,
@@ -45,6 +77,9 @@ export async function startWorker(
   const { config, logger } = deps;
   const maintenance = createQueue(MAINTENANCE_QUEUE, config, logger);
   const queues = [maintenance];
+  const schedules: Schedule[] = [
+    { queue: maintenance, name: PRUNE_UNUSED_TAGS, cron: PRUNE_UNUSED_TAGS_CRON },
+  ];
 
   let failedSincePublish = 0;
   for (const queue of queues) {
@@ -56,9 +91,57 @@ export async function startWorker(
         `job failed${final ? ' for good' : ', will retry'}: ${err.message}`,
       );
     });
+    // A job whose worker died (SIGKILL, lost connection) is moved back to waiting once its lock
+    // expires; say so, or a crash looks like a job that merely ran late.
+    queue.on('stalled', (job: Job) => {
+      logger.warn(
+        { queue: queue.name, job: job.name, jobId: job.id },
+        'stalled job recovered (its worker stopped or crashed): it runs again',
+      );
+    });
   }
 
+  /**
+   * Adds each repeatable job Redis does not hold (a fresh or emptied Redis). Bull keys them by
+   * name + cron, so every worker task asserting them still yields one schedule.
+   */
+  let started = false;
+  const ensureSchedules = async () => {
+    for (const { queue, name, cron } of schedules) {
+      const present = (await queue.getRepeatableJobs()).some(
+        (job) => job.name === name && job.cron === cron,
+      );
+      if (present) continue;
+      await queue.add(name, {}, { repeat: { cron } });
+      if (started) {
+        logger.warn(
+          { queue: queue.name, job: name, cron },
+          'repeatable job was missing from Redis (data lost?): scheduled it again',
+        );
+      }
+    }
+  };
+  const reassertSchedules = () => {
+    ensureSchedules().catch((err: Error) =>
+      logger.warn({ err: err.message }, 'could not check repeatable jobs (retried later)'),
+    );
+  };
+
   let closing = false;
+  try {
+    await unlessAborted(ensureSchedules(), options.signal);
+  } catch (err) {
+    closing = true;
+    // Not awaited: against a hung Redis the close would hang too, and no job was taken.
+    for (const queue of queues) queue.close().catch(() => undefined);
+    throw err;
+  }
+  started = true;
+  // Every reconnection of the command connection may follow a Redis that lost its data.
+  for (const { queue } of schedules) queue.client.on('ready', reassertSchedules);
+  const scheduleTimer = setInterval(reassertSchedules, options.scheduleCheckIntervalMs ?? 60_000);
+  scheduleTimer.unref();
+
   // process() settles only when the queue stops; a close racing its start-up rejects it with
   // "Connection is closed", which is expected then and must not become an unhandled rejection.
   maintenance
@@ -70,8 +153,6 @@ export async function startWorker(
   // soon after start aborts that command as an unhandled rejection. Naming it again and awaiting
   // means both have completed (same connection, in order) before this worker can be closed.
   await maintenance.setWorkerName();
-  // Every worker task adds it; Bull keys repeatable jobs by name + cron, so it exists once.
-  await maintenance.add(PRUNE_UNUSED_TAGS, {}, { repeat: { cron: PRUNE_UNUSED_TAGS_CRON } });
 
   const report = async () => {
     const queueBacklog = await backlog(queues);
@@ -94,14 +175,9 @@ export async function startWorker(
     async close(timeoutMs) {
       closing = true;
       clearInterval(timer);
-      let timeout: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<false>((resolve) => {
-        timeout = setTimeout(() => resolve(false), timeoutMs);
-      });
-      const closed = Promise.all(queues.map((q) => q.close())).then(() => true as const);
-      const drained = await Promise.race([closed, timedOut]);
-      clearTimeout(timeout);
-      return drained;
+      clearInterval(scheduleTimer);
+      for (const { queue } of schedules) queue.client.off('ready', reassertSchedules);
+      return settlesWithin(Promise.all(queues.map((q) => q.close())), timeoutMs);
     },
   };
 }

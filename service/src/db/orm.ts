@@ -10,7 +10,8 @@ export type Orm = MikroORM;
 type DbConfig = Pick<
   Config,
   'DATABASE_URL' | 'DATABASE_USER' | 'DATABASE_PASSWORD' | 'DATABASE_SSL' | 'DATABASE_POOL_MAX'
->;
+> &
+  Partial<Pick<Config, 'DATABASE_CONNECT_TIMEOUT_MS'>>;
 
 /** MikroORM options for the primary database; shared by the service, worker, migrate and seed. */
 export function ormOptions(config: DbConfig, logger?: Logger): Options {
@@ -24,8 +25,14 @@ export function ormOptions(config: DbConfig, logger?: Logger): Options {
     // dropped database, must fail loudly); `npm run dev` and tests create theirs explicitly.
     ensureDatabase: false,
     pool: { min: 0, max: config.DATABASE_POOL_MAX, idleTimeoutMillis: 30_000 },
-    driverOptions:
-      config.DATABASE_SSL === 'require' ? { ssl: { rejectUnauthorized: false } } : undefined,
+    driverOptions: {
+      // Also bounds the wait for a free connection from a full pool (pg-pool). Tools that pass
+      // no config for it keep pg's default (wait as long as it takes).
+      ...(config.DATABASE_CONNECT_TIMEOUT_MS
+        ? { connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS }
+        : {}),
+      ...(config.DATABASE_SSL === 'require' ? { ssl: { rejectUnauthorized: false } } : {}),
+    },
     migrations: {
       tableName: 'mikro_orm_migrations',
       migrationsList: migrations,

@@ -34,9 +34,14 @@ async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promi
 }
 
 async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Promise<void> {
-  const session = await sessions.get(id).catch(() => undefined);
+  // A store that cannot answer is a 503 (RedisUnavailableError), never "unknown session": the
+  // cookie must survive a Redis outage.
+  const session = await sessions.get(id);
   const user = session && (await activeUser(ctx, session.userId));
-  if (!session || !user) {
+  // "Log out everywhere" and suspension are decided in the database, so they hold even when the
+  // session keys could not be deleted from Redis at that moment.
+  const revoked = user?.tokensValidAfter && session!.createdAt < user.tokensValidAfter.getTime();
+  if (!session || !user || revoked) {
     sessions.clearCookie(ctx);
     throw new UnauthorizedError('has expired or is invalid', 'session');
   }

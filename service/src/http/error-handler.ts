@@ -20,7 +20,16 @@ function fromHttpError(err: HttpLikeError): { status: number; errors: ErrorBody 
   if (status === 400 && (err.type === 'entity.parse.failed' || /JSON/i.test(err.message ?? ''))) {
     return { status, errors: { body: ['is not valid JSON'] } };
   }
-  if (status === 415) return { status, errors: { body: ['must be application/json'] } };
+  if (status === 415) {
+    // inflation refuses an unknown Content-Encoding (br, gzip and deflate are undone).
+    const encoding = /Content-Encoding/i.test(err.message ?? '');
+    return {
+      status,
+      errors: {
+        body: [encoding ? 'has an unsupported Content-Encoding' : 'must be application/json'],
+      },
+    };
+  }
   if (status === 405) return { status, errors: { method: [err.message ?? 'not allowed'] } };
   return { status, errors: { request: [err.expose && err.message ? err.message : 'is invalid'] } };
 }

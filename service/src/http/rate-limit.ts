@@ -1,15 +1,10 @@
 import type { Middleware } from 'koa';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type IRateLimiterOptions,
-} from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { LoginUserRequest } from '../modules/users/users.schemas.js';
-import type { Redis } from '../redis.js';
+import { RedisUnavailableError, type RedisGuard } from '../redis-guard.js';
 import type { AppState } from './state.js';
 
 /** Login, registration and password changes: where guessing and sign-up abuse happen. */
@@ -22,6 +17,13 @@ const AUTH_ROUTES = new Set([
 const LOGIN_ROUTES = new Set(['POST /api/users/login', 'POST /api/sessions']);
 const LOGIN_WINDOW_SECONDS = 15 * 60;
 
+/** One limit: counted in Redis, or per process with the same settings while Redis is down. */
+interface Limiter {
+  points: number;
+  redis: RateLimiterRedis;
+  memory: RateLimiterMemory;
+}
+
 export interface RateLimitDeps {
   config: Pick<
     Config,
@@ -31,8 +33,8 @@ export interface RateLimitDeps {
     | 'RATE_LIMIT_LOGIN_PER_ACCOUNT'
     | 'REDIS_KEY_PREFIX'
   >;
-  /** The app's client; counters live in Redis so every task shares them. */
-  redis: Redis;
+  /** The app's guarded client; counters live in Redis so every task shares them. */
+  guard: RedisGuard;
   logger: Logger;
 }
 
@@ -41,62 +43,6 @@ export interface RateLimits {
   perIp: Middleware<AppState>;
   /** Per account on login, after the body parser (the account is in the body). */
   perAccount: Middleware<AppState>;
-}
-
-/**
- * Warns once when Redis fails and the in-process insurance limiters take over, and notes the
- * return to Redis, so an outage is one log line rather than one per request.
- */
-class Outage {
-  private down = false;
-
-  constructor(
-    redis: Redis,
-    private readonly logger: Logger,
-  ) {
-    redis.on('ready', () => {
-      if (this.down) this.logger.info('rate limiting is back on Redis');
-      this.down = false;
-    });
-  }
-
-  fellBack(): void {
-    if (this.down) return;
-    this.down = true;
-    this.logger.warn(
-      'Redis unavailable: rate limits now count per process until it returns (see docs/security.md)',
-    );
-  }
-}
-
-/** A memory limiter that reports being used: RateLimiterRedis calls it only when Redis failed. */
-class InsuranceLimiter extends RateLimiterMemory {
-  constructor(
-    opts: IRateLimiterOptions,
-    private readonly outage: Outage,
-  ) {
-    super(opts);
-  }
-
-  override consume(...args: Parameters<RateLimiterMemory['consume']>) {
-    this.outage.fellBack();
-    return super.consume(...args);
-  }
-
-  override penalty(...args: Parameters<RateLimiterMemory['penalty']>) {
-    this.outage.fellBack();
-    return super.penalty(...args);
-  }
-
-  override get(...args: Parameters<RateLimiterMemory['get']>) {
-    this.outage.fellBack();
-    return super.get(...args);
-  }
-
-  override delete(...args: Parameters<RateLimiterMemory['delete']>) {
-    this.outage.fellBack();
-    return super.delete(...args);
-  }
 }
 
 function tooManyRequests(msBeforeNext: number, limit: number): AppError {
@@ -122,32 +68,73 @@ function routeKey(method: string, path: string): string {
  * Redis-backed rate limits (rate-limiter-flexible): every request per client IP, the auth
  * routes more strictly per IP, and failed logins per account. A 429 carries `Retry-After`.
  */
-export function rateLimits({ config, redis, logger }: RateLimitDeps): RateLimits {
+export function rateLimits({ config, guard, logger }: RateLimitDeps): RateLimits {
   const pass: Middleware<AppState> = (_ctx, next) => next();
   if (!config.RATE_LIMIT_ENABLED) return { perIp: pass, perAccount: pass };
 
-  const outage = new Outage(redis, logger);
-  const limiter = (name: string, points: number, duration: number) =>
-    new RateLimiterRedis({
-      storeClient: redis,
+  // One warning when the first count falls back to the process, one line when Redis is back.
+  let fellBack = false;
+  guard.on('available', () => {
+    if (fellBack) logger.info('rate limiting is back on Redis');
+    fellBack = false;
+  });
+  const limiter = (name: string, points: number, duration: number): Limiter => ({
+    points,
+    redis: new RateLimiterRedis({
+      storeClient: guard.redis,
       keyPrefix: `${config.REDIS_KEY_PREFIX}rl:${name}`,
       points,
       duration,
-      // Straight to the insurance limiter while disconnected, instead of a failing round trip.
+      // Fail at once while disconnected, instead of a doomed round trip.
       rejectIfRedisNotReady: true,
-      insuranceLimiter: new InsuranceLimiter({ points, duration }, outage),
-    });
+    }),
+    memory: new RateLimiterMemory({ points, duration }),
+  });
   const everything = limiter('ip', config.RATE_LIMIT_PER_MINUTE, 60);
   const auth = limiter('auth', config.RATE_LIMIT_AUTH_PER_MINUTE, 60);
   const failedLogins = limiter('login', config.RATE_LIMIT_LOGIN_PER_ACCOUNT, LOGIN_WINDOW_SECONDS);
 
-  /** Consumes a point, or throws 429 when none is left. */
-  async function take(rl: RateLimiterRedis, key: string): Promise<RateLimiterRes> {
+  /**
+   * Runs one limiter operation on Redis through the guard (timeout, circuit breaker), or on the
+   * in-process limiter with the same settings when Redis cannot answer. A limiter's "no points
+   * left" rejection is an answer, not a failure, so it travels as a value through the guard.
+   */
+  async function use<T>(
+    l: Limiter,
+    op: (rl: RateLimiterRedis | RateLimiterMemory) => Promise<T>,
+  ): Promise<T> {
+    const settle = (p: Promise<T>) =>
+      p.then(
+        (value) => ({ value }),
+        (rejection: unknown) => {
+          if (rejection instanceof RateLimiterRes) return { rejection };
+          throw rejection;
+        },
+      );
+    let outcome: { value: T } | { rejection: RateLimiterRes };
     try {
-      return await rl.consume(key);
+      outcome = await guard.run('rate', () => settle(op(l.redis)));
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      if (!fellBack) {
+        fellBack = true;
+        logger.warn(
+          'Redis unavailable: rate limits now count per process until it returns (see docs/security.md)',
+        );
+      }
+      outcome = await settle(op(l.memory));
+    }
+    if ('rejection' in outcome) throw outcome.rejection;
+    return outcome.value;
+  }
+
+  /** Consumes a point, or throws 429 when none is left. */
+  async function take(l: Limiter, key: string): Promise<RateLimiterRes> {
+    try {
+      return await use(l, (rl) => rl.consume(key));
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes)
-        throw tooManyRequests(rejection.msBeforeNext, rl.points);
+        throw tooManyRequests(rejection.msBeforeNext, l.points);
       throw rejection;
     }
   }
@@ -172,7 +159,7 @@ export function rateLimits({ config, redis, logger }: RateLimitDeps): RateLimits
     const login = LoginUserRequest.safeParse(ctx.request.body);
     if (!login.success) return next();
     const account = login.data.user.email;
-    const failures = await failedLogins.get(account);
+    const failures = await use(failedLogins, (rl) => rl.get(account));
     if (failures && failures.consumedPoints >= failedLogins.points) {
       throw tooManyRequests(failures.msBeforeNext, failedLogins.points);
     }
@@ -185,8 +172,8 @@ export function rateLimits({ config, redis, logger }: RateLimitDeps): RateLimits
       throw err;
     } finally {
       // Only wrong credentials count, so a user who mistypes then succeeds starts afresh.
-      if (status === 401) await failedLogins.penalty(account);
-      else if (status < 300) await failedLogins.delete(account);
+      if (status === 401) await use(failedLogins, (rl) => rl.penalty(account));
+      else if (status < 300) await use(failedLogins, (rl) => rl.delete(account));
     }
   };
 

@@ -76,13 +76,13 @@ export const ErrorSchema = z
   .meta({ id: 'GenericErrorModel', description: 'Field name → messages; requestId for support.' });
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed JSON body',
+  400: 'Malformed JSON body, or one nested deeper than BODY_MAX_DEPTH',
   401: 'Missing, invalid or expired token',
   403: 'Authenticated but not allowed',
   404: 'Not found',
   409: 'Conflict',
-  413: 'Body larger than the configured limit',
-  415: 'Body is not application/json',
+  413: 'Body larger than BODY_LIMIT_BYTES, or with more than BODY_MAX_ELEMENTS values',
+  415: 'Body is not application/json in UTF-8',
   422: 'Validation failed: unknown or invalid parameters or body fields',
   503: 'Writes are paused (maintenance write freeze); Retry-After says when to retry',
 };
@@ -133,19 +133,33 @@ export function registerOpenApi(registry: OpenAPIRegistry, def: RouteDef, basePa
 
 /**
  * The field path of the first string holding a NUL character. PostgreSQL cannot store U+0000 in
- * text, so such input is refused for every parameter and body field in one place.
+ * text, so such input is refused for every parameter and body field in one place. Iterative, with
+ * each frame pointing at its parent, so neither deep input nor wide input costs stack or copies.
  */
-function nulPath(value: unknown, path: string[] = []): string[] | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) {
-      const found = nulPath(v, [...path, String(i)]);
-      if (found) return found;
+function nulPath(root: unknown): string[] | undefined {
+  interface Frame {
+    value: unknown;
+    key: string;
+    parent: Frame | undefined;
+  }
+  const stack: Frame[] = [{ value: root, key: '', parent: undefined }];
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    const { value } = frame;
+    if (typeof value === 'string') {
+      if (!value.includes('\u0000')) continue;
+      const path: string[] = [];
+      for (let f: Frame | undefined = frame; f?.parent; f = f.parent) path.push(f.key);
+      return path.reverse();
     }
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const found = nulPath(v, [...path, k]);
-      if (found) return found;
+    if (value && typeof value === 'object') {
+      // Pushed in reverse so the first field is checked first, as the old recursion did.
+      const entries = Array.isArray(value)
+        ? value.map((v, i) => [String(i), v] as const)
+        : Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i -= 1) {
+        stack.push({ value: entries[i]![1], key: entries[i]![0], parent: frame });
+      }
     }
   }
   return undefined;

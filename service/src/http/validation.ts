@@ -10,11 +10,14 @@ export function fieldOf(path: string[], fallbackField: string): string {
   return inner.join('.') || fallbackField;
 }
 
-function messageFor(issue: z.core.$ZodIssue): string {
+function messageFor(issue: z.core.$ZodIssue, fallbackField: string): string {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined || issue.input === null) return "can't be blank";
-      if (Array.isArray(issue.input) && issue.expected === 'string') return 'must be given once';
+      // Only a repeated query parameter (`?tag=a&tag=b`) arrives as an array for a string.
+      if (Array.isArray(issue.input) && issue.expected === 'string' && fallbackField === 'query') {
+        return 'must be given once';
+      }
       return `must be ${issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`;
     case 'too_small':
       if (issue.origin === 'string') {
@@ -47,7 +50,7 @@ export function toFieldErrors(error: z.ZodError, fallbackField: string): ErrorBo
       for (const key of issue.keys) add(key, 'is not a known parameter');
       continue;
     }
-    add(fieldOf(issue.path.map(String), fallbackField), messageFor(issue));
+    add(fieldOf(issue.path.map(String), fallbackField), messageFor(issue, fallbackField));
   }
   return out;
 }

@@ -4,6 +4,7 @@ import { uniqueUser, type ApiResponse } from '../support/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 // One database for every server in this file: only the limiter settings differ between them.
 let db: TestDatabase;
@@ -206,14 +207,6 @@ async function stopRedis(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
-}
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('when Redis goes down', () => {

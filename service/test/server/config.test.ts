@@ -26,8 +26,14 @@ describe('configuration', () => {
       PORT: 3000,
       NODE_ENV: 'development',
       TRUST_PROXY: false,
-      SHUTDOWN_TIMEOUT_MS: 25_000,
+      SHUTDOWN_DRAIN_DELAY_MS: 3_000,
+      SHUTDOWN_TIMEOUT_MS: 20_000,
       BODY_LIMIT_BYTES: 1_048_576,
+      BODY_MAX_DEPTH: 32,
+      BODY_MAX_ELEMENTS: 10_000,
+      REDIS_COMMAND_TIMEOUT_MS: 250,
+      REDIS_CIRCUIT_OPEN_MS: 2_000,
+      DATABASE_CONNECT_TIMEOUT_MS: 5_000,
       CORS_ORIGINS: '*',
     });
   });

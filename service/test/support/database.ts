@@ -9,9 +9,13 @@ export interface TestDatabase {
 
 /** A fresh database, migrated to the latest schema, private to the calling test file. */
 export async function createTestDatabase(
-  options: { migrate?: boolean } = {},
+  options: {
+    migrate?: boolean;
+    /** A URL of the server to create it on (e.g. a private store's). @default TEST_DATABASE_URL */
+    serverUrl?: string;
+  } = {},
 ): Promise<TestDatabase> {
-  const url = new URL(TEST_DATABASE_URL);
+  const url = new URL(options.serverUrl ?? TEST_DATABASE_URL);
   url.pathname = `/${uniqueName('plinth_test')}`;
   const dbUrl = url.toString();
   await ensureDatabase(dbUrl);

@@ -25,6 +25,8 @@ export function testEnv(
     ARGON2_TIME_COST: '1',
     // Suites register many users from one IP; the security tests turn limits on with small values.
     RATE_LIMIT_ENABLED: 'false',
+    // Production waits 3 s after SIGTERM for the load balancer; tests that drain set their own.
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
     ...overrides,
   };
 }

@@ -1,15 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { connectOrm } from '../../src/db/orm.js';
-import { createLogger } from '../../src/logger.js';
 import { connectRedis, createRedis, type Redis } from '../../src/redis.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
 import { ApiClient } from './client.js';
+import { memoryLogger } from './logs.js';
 
 export interface TestServer {
   baseUrl: string;
@@ -42,14 +41,7 @@ export async function startTestServer(
     ? { url: options.databaseUrl, drop: async () => undefined }
     : await createTestDatabase();
   const config = loadConfig(testEnv(db.url, { LOG_LEVEL: 'info', ...overrides }));
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const logger = createLogger({ level: config.LOG_LEVEL }, sink);
+  const { logger, logs } = memoryLogger(config.LOG_LEVEL);
   const orm = await connectOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);

@@ -8,16 +8,13 @@ import { User, type Role } from '../users/user.entity.js';
 import { AuditLog } from './audit-log.entity.js';
 import { recordAudit } from './audit.js';
 import type { Maintenance } from './maintenance.js';
-import type { Config } from '../../config.js';
-import { createQueue } from '../../jobs/queue.js';
-import { QUEUE_NAMES } from '../../jobs/queues.js';
-import type { Logger } from '../../logger.js';
+import type { QueueCounts } from '../../jobs/queue.js';
 
 export interface AdminDeps {
   sessions: Sessions;
   maintenance: Maintenance;
-  config: Pick<Config, 'REDIS_URL' | 'REDIS_AUTH_TOKEN' | 'REDIS_KEY_PREFIX'>;
-  logger: Logger;
+  /** Job counts of every queue (503 while Redis cannot answer). */
+  queueCounts: () => Promise<QueueCounts[]>;
 }
 
 const toAdminUser = (u: User) => ({
@@ -155,20 +152,9 @@ export class AdminService {
     };
   }
 
-  /** Job counts per queue, read from Redis (a queue is opened for the read and closed again). */
+  /** Job counts per queue, read from Redis. */
   async queues() {
-    const queues = await Promise.all(
-      QUEUE_NAMES.map(async (name) => {
-        const queue = createQueue(name, this.deps.config, this.deps.logger);
-        try {
-          const [counts, paused] = await Promise.all([queue.getJobCounts(), queue.isPaused()]);
-          return { name, ...counts, paused };
-        } finally {
-          await queue.close();
-        }
-      }),
-    );
-    return { queues };
+    return { queues: await this.deps.queueCounts() };
   }
 
   async maintenance() {

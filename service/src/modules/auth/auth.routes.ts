@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { CSRF_HEADER } from '../../http/auth.js';
 import { route, type RouteDef } from '../../http/routes.js';
+import { RedisUnavailableError } from '../../redis-guard.js';
 import { LoginUserRequest, UserSchema } from '../users/users.schemas.js';
 import { toUserDto, UsersService, type UsersDeps } from '../users/users.service.js';
 import type { Sessions } from './sessions.js';
@@ -92,7 +93,11 @@ export function authRoutes(deps: UsersDeps & { sessions: Sessions }): RouteDef[]
   ];
 }
 
-/** Ends all sessions and kills all tokens issued so far (also used when suspending a user). */
+/**
+ * Ends all sessions and kills all tokens issued so far (also used when suspending a user). The
+ * database instant decides (authentication refuses any token or session from before it); deleting
+ * the session keys only tidies Redis, so a Redis outage does not fail the revocation.
+ */
 export async function revokeAll(
   em: EntityManager,
   sessions: Sessions,
@@ -100,5 +105,8 @@ export async function revokeAll(
 ): Promise<void> {
   user.tokensValidAfter = new Date();
   await em.flush();
-  await sessions.destroyAll(user.id);
+  await sessions.destroyAll(user.id).catch((err: unknown) => {
+    // The keys expire on their own (idle timeout); they can no longer authenticate anyone.
+    if (!(err instanceof RedisUnavailableError)) throw err;
+  });
 }

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { Config } from '../../config.js';
 import { BadRequestError, NotFoundError } from '../../errors.js';
 import type { AppState } from '../../http/state.js';
-import type { Redis } from '../../redis.js';
+import type { RedisGuard } from '../../redis-guard.js';
 import type { Passwords } from '../users/passwords.js';
 import {
   accountFor,
@@ -26,7 +26,7 @@ export interface OidcRoutesDeps {
     | 'SESSION_COOKIE_SECURE'
     | 'NODE_ENV'
   >;
-  redis: Redis;
+  guard: RedisGuard;
   sessions: Sessions;
   passwords: Passwords;
   /** Where the router is mounted (`/api/auth/oidc`); the redirect URIs are built from it. */
@@ -44,7 +44,7 @@ export function oidcRouter(deps: OidcRoutesDeps): Router<AppState> {
   const { config, sessions } = deps;
   // Throws ConfigError at boot for a provider without issuer or preset.
   const providers = new OidcProviders(config.OIDC_PROVIDERS, deps.testOnly);
-  const flows = new OidcFlows(deps.redis, config.REDIS_KEY_PREFIX);
+  const flows = new OidcFlows(deps.guard, config.REDIS_KEY_PREFIX);
   const router = new Router<AppState>({ prefix: deps.prefix });
 
   const redirectUri = (name: string) =>

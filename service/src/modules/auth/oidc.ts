@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { ConfigError, type Config } from '../../config.js';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { AppError, ForbiddenError } from '../../errors.js';
-import type { Redis } from '../../redis.js';
+import type { RedisGuard } from '../../redis-guard.js';
 import type { Passwords } from '../users/passwords.js';
 import { User } from '../users/user.entity.js';
 import { sha256 } from '../../crypto.js';
@@ -252,7 +252,7 @@ const FLOW_TTL_SECONDS = 10 * 60;
  */
 export class OidcFlows {
   constructor(
-    private readonly redis: Redis,
+    private readonly guard: RedisGuard,
     private readonly keyPrefix: string,
   ) {}
 
@@ -264,11 +264,13 @@ export class OidcFlows {
   }
 
   async save(state: string, flow: OidcFlow): Promise<void> {
-    await this.redis.set(this.key(state), JSON.stringify(flow), 'EX', FLOW_TTL_SECONDS);
+    await this.guard.run('state', (redis) =>
+      redis.set(this.key(state), JSON.stringify(flow), 'EX', FLOW_TTL_SECONDS),
+    );
   }
 
   async take(state: string): Promise<OidcFlow | undefined> {
-    const raw = await this.redis.getdel(this.key(state));
+    const raw = await this.guard.run('state', (redis) => redis.getdel(this.key(state)));
     return raw ? (JSON.parse(raw) as OidcFlow) : undefined;
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Config } from '../../config.js';
 import { sha256 } from '../../crypto.js';
-import type { Redis } from '../../redis.js';
+import type { RedisGuard } from '../../redis-guard.js';
 
 export interface Session {
   userId: number;
@@ -26,11 +26,13 @@ type SessionConfig = Pick<
  * Server-side sessions in Redis. The cookie holds a random id; Redis holds only its SHA-256, so
  * a leaked Redis dump cannot be replayed as cookies. Sessions end after SESSION_IDLE_TIMEOUT of
  * disuse (Redis TTL, refreshed on use) or SESSION_ABSOLUTE_TIMEOUT after login, whichever is first.
- * If Redis is down, cookie authentication fails closed (401); token authentication still works.
+ * Every call goes through the Redis guard: while Redis cannot answer, each method rejects with
+ * RedisUnavailableError (503 + Retry-After) rather than pretending the session does not exist,
+ * so an outage never logs anyone out. Token authentication does not need Redis.
  */
 export class Sessions {
   constructor(
-    private readonly redis: Redis,
+    private readonly guard: RedisGuard,
     private readonly config: SessionConfig,
   ) {}
 
@@ -53,18 +55,20 @@ export class Sessions {
       lastSeenAt: now,
     };
     const ttl = this.config.SESSION_IDLE_TIMEOUT_SECONDS;
-    await this.redis
-      .multi()
-      .set(this.key(id), JSON.stringify(session), 'EX', ttl)
-      .sadd(this.userKey(userId), sha256(id))
-      .expire(this.userKey(userId), this.config.SESSION_ABSOLUTE_TIMEOUT_SECONDS)
-      .exec();
+    await this.guard.run('session', (redis) =>
+      redis
+        .multi()
+        .set(this.key(id), JSON.stringify(session), 'EX', ttl)
+        .sadd(this.userKey(userId), sha256(id))
+        .expire(this.userKey(userId), this.config.SESSION_ABSOLUTE_TIMEOUT_SECONDS)
+        .exec(),
+    );
     return { id, session };
   }
 
-  /** The live session for a cookie id (refreshing its idle timer), or undefined. */
+  /** The live session for a cookie id (refreshing its idle timer), or undefined if none. */
   async get(id: string): Promise<Session | undefined> {
-    const raw = await this.redis.get(this.key(id));
+    const raw = await this.guard.run('session', (redis) => redis.get(this.key(id)));
     if (!raw) return undefined;
     const session = JSON.parse(raw) as Session;
     const now = Date.now();
@@ -73,24 +77,30 @@ export class Sessions {
       return undefined;
     }
     session.lastSeenAt = now;
-    await this.redis.set(
-      this.key(id),
-      JSON.stringify(session),
-      'EX',
-      this.config.SESSION_IDLE_TIMEOUT_SECONDS,
+    await this.guard.run('session', (redis) =>
+      redis.set(
+        this.key(id),
+        JSON.stringify(session),
+        'EX',
+        this.config.SESSION_IDLE_TIMEOUT_SECONDS,
+      ),
     );
     return session;
   }
 
   async destroy(id: string, userId: number): Promise<void> {
-    await this.redis.multi().del(this.key(id)).srem(this.userKey(userId), sha256(id)).exec();
+    await this.guard.run('session', (redis) =>
+      redis.multi().del(this.key(id)).srem(this.userKey(userId), sha256(id)).exec(),
+    );
   }
 
   /** Ends every session of a user ("log out everywhere", suspension). */
   async destroyAll(userId: number): Promise<void> {
-    const hashes = await this.redis.smembers(this.userKey(userId));
-    const keys = hashes.map((h) => `${this.config.REDIS_KEY_PREFIX}sess:${h}`);
-    await this.redis.del(this.userKey(userId), ...keys);
+    await this.guard.run('session', async (redis) => {
+      const hashes = await redis.smembers(this.userKey(userId));
+      const keys = hashes.map((h) => `${this.config.REDIS_KEY_PREFIX}sess:${h}`);
+      await redis.del(this.userKey(userId), ...keys);
+    });
   }
 
   private secure(): boolean {

@@ -1,0 +1,423 @@
+/**
+ * A small harness for drills against the production build: a private PostgreSQL and Redis
+ * (scripts/stores.sh), a migrated and seeded database, the built API and worker (`dist/`, NODE_ENV
+ * production) as real processes, load from autocannon, and a table of results. Drills are named
+ * functions over a {@link Stack}; scripts/drill/faults.ts holds the fault drills.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { ensureDatabase } from '../../service/src/db/admin.js';
+import { connectOrm } from '../../service/src/db/orm.js';
+import { DEMO_USER } from '../../service/src/db/seed-data.js';
+import { REPO_ROOT } from '../../service/test/support/paths.js';
+import { freePort } from '../../service/test/support/process.js';
+import { startPrivateStore, type PrivateStore } from '../../service/test/support/stores.js';
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+
+/** One process of the built app (`dist/`), its log lines parsed as they arrive. */
+export class AppProcess {
+  readonly logs: LogLine[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  private readonly waiters: { match: string; resolve: () => void }[] = [];
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+  ) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let entry: LogLine;
+      try {
+        entry = JSON.parse(line) as LogLine;
+      } catch {
+        entry = { msg: line };
+      }
+      this.logs.push(entry);
+      for (const w of this.waiters) if (String(entry.msg).startsWith(w.match)) w.resolve();
+    });
+    child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d.toString()}`));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+    );
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Resolves at the first log line starting with `match` (also one already logged). */
+  logged(match: string, timeoutMs = 60_000): Promise<void> {
+    if (this.logs.some((l) => String(l.msg).startsWith(match))) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name}: no "${match}" within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        match,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  count(match: string): number {
+    return this.logs.filter((l) => String(l.msg).startsWith(match)).length;
+  }
+
+  /** Resident set size in MB, from /proc. */
+  rssMb(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return Math.round(kb / 1024);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/** Starts a built entry point (`dist/...`) and waits for the log line that says it is up. */
+export async function startApp(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  ready: string,
+): Promise<AppProcess> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry)], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const app = new AppProcess(child, name);
+  await Promise.race([
+    app.logged(ready),
+    app.exited.then(({ code }) => {
+      throw new Error(`${name} exited ${code} before "${ready}"`);
+    }),
+  ]);
+  return app;
+}
+
+/** Runs a built entry point (`dist/...`) to completion; throws on a non-zero exit. */
+export async function runToEnd(entry: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry)], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${entry} exited ${code}`);
+}
+
+export interface StackOptions {
+  /** Environment for every process on top of the stack's own. */
+  env?: Record<string, string>;
+}
+
+/**
+ * The system under drill: PostgreSQL and Redis of its own, a migrated and seeded database, and
+ * the built API. Everything is torn down by close().
+ */
+export class Stack {
+  api!: AppProcess;
+  apiUrl = '';
+  /** A seeded user's token, for authenticated reads and writes. */
+  token = '';
+  private constructor(
+    readonly pg: PrivateStore,
+    readonly redis: PrivateStore,
+    readonly env: NodeJS.ProcessEnv,
+    readonly orm: MikroORM,
+  ) {}
+
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const [pg, redis] = await Promise.all([
+      startPrivateStore('postgres'),
+      startPrivateStore('redis'),
+    ]);
+    const databaseUrl = pg.url.replace(/\/postgres$/, '/plinth_drill');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      APP_ENV: 'drill',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      JWT_SECRET: 'drill-secret-that-is-long-enough-for-hs256-0123456789',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      ...options.env,
+    };
+    await ensureDatabase(databaseUrl);
+    await runToEnd('dist/service/src/db/migrate.js', env);
+    await runToEnd('dist/service/src/db/seed.js', env);
+    const orm = await connectOrm({
+      DATABASE_URL: databaseUrl,
+      DATABASE_SSL: 'disable',
+      DATABASE_POOL_MAX: 2,
+    });
+    const stack = new Stack(pg, redis, env, orm);
+    await stack.startApi();
+    const login = await stack.fetch('/api/users/login', {
+      method: 'POST',
+      body: JSON.stringify({ user: { email: DEMO_USER.email, password: DEMO_USER.password } }),
+    });
+    stack.token = ((await login.json()) as { user: { token: string } }).user.token;
+    return stack;
+  }
+
+  /** (Re)starts the built API on a fresh port; `api` and `apiUrl` point at it. */
+  async startApi(env: Record<string, string> = {}): Promise<AppProcess> {
+    const port = await freePort();
+    this.apiUrl = `http://127.0.0.1:${port}`;
+    this.api = await startApp(
+      'api',
+      'dist/service/src/server.js',
+      { ...this.env, PORT: String(port), ...env },
+      'service listening',
+    );
+    return this.api;
+  }
+
+  fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.apiUrl}${pathname}`, {
+      ...init,
+      headers: {
+        'Content-Type': 'application/json',
+        ...(init.headers as Record<string, string> | undefined),
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.api?.stop('SIGKILL');
+    await this.orm.close(true);
+    await Promise.allSettled([this.pg.remove(), this.redis.remove()]);
+  }
+}
+
+export interface LoadRequest {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface LoadResult {
+  total: number;
+  ok: number;
+  /** Responses by status, plus `error` for connection errors and timeouts. */
+  byStatus: Record<string, number>;
+  p99Ms: number;
+}
+
+/** Drives `requests` (cycled) at `url` with autocannon for `durationMs` or `amount` requests. */
+export async function load(
+  url: string,
+  requests: LoadRequest[],
+  options: { durationMs?: number; amount?: number; connections?: number; ratePerSecond?: number },
+): Promise<LoadResult> {
+  const result = await autocannon({
+    url,
+    connections: options.connections ?? 16,
+    ...(options.amount
+      ? { amount: options.amount }
+      : { duration: (options.durationMs ?? 5000) / 1000 }),
+    ...(options.ratePerSecond ? { overallRate: options.ratePerSecond } : {}),
+    timeout: 30,
+    requests: requests.map((r) => ({ method: r.method ?? 'GET', ...r })),
+  });
+  const byStatus: Record<string, number> = {};
+  for (const [status, { count }] of Object.entries(result.statusCodeStats)) {
+    byStatus[status] = Number(count);
+  }
+  if (result.errors > 0) byStatus.error = result.errors;
+  const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+  const ok = Object.entries(byStatus)
+    .filter(([s]) => s.startsWith('2'))
+    .reduce((a, [, n]) => a + n, 0);
+  return { total, ok, byStatus, p99Ms: result.latency.p99 };
+}
+
+/** The 99th percentile of `values` (0 when empty). */
+function p99(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
+}
+
+/**
+ * Sends `requests` (cycled) in parallel loops with fetch until stopped. Unlike autocannon, fetch
+ * honours `Connection: close` and reconnects, as a load balancer does, so this is the load for
+ * drills where the server closes connections on purpose (draining).
+ */
+export class Traffic {
+  private readonly latencies: number[] = [];
+  private readonly byStatus: Record<string, number> = {};
+  private running = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly requests: LoadRequest[],
+  ) {}
+
+  start(loops = 8): void {
+    this.running = true;
+    let next = 0;
+    const count = (key: string) => (this.byStatus[key] = (this.byStatus[key] ?? 0) + 1);
+    this.loops = Array.from({ length: loops }, async () => {
+      while (this.running) {
+        const r = this.requests[next++ % this.requests.length]!;
+        const t0 = performance.now();
+        try {
+          const res = await this.stack.fetch(r.path, {
+            method: r.method ?? 'GET',
+            ...(r.headers ? { headers: r.headers } : {}),
+            signal: AbortSignal.timeout(30_000),
+          });
+          await res.arrayBuffer();
+          this.latencies.push(performance.now() - t0);
+          count(String(res.status));
+        } catch (err) {
+          count((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
+        }
+      }
+    });
+  }
+
+  async stop(): Promise<LoadResult> {
+    this.running = false;
+    await Promise.all(this.loops);
+    const total = Object.values(this.byStatus).reduce((a, b) => a + b, 0);
+    const ok = Object.entries(this.byStatus)
+      .filter(([s]) => s.startsWith('2'))
+      .reduce((a, [, n]) => a + n, 0);
+    return { total, ok, byStatus: { ...this.byStatus }, p99Ms: Math.round(p99(this.latencies)) };
+  }
+}
+
+/**
+ * Writes articles in `loops` parallel loops until stopped, remembering which ones the API
+ * acknowledged (201), so a drill can check every acknowledged write is in the database.
+ */
+export class Writer {
+  readonly acked: string[] = [];
+  attempts = 0;
+  /** Unacknowledged attempts by status code or error. */
+  readonly refused: Record<string, number> = {};
+  private running = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly label: string,
+  ) {}
+
+  start(loops = 4): void {
+    this.running = true;
+    let n = 0;
+    this.loops = Array.from({ length: loops }, async () => {
+      while (this.running) {
+        n += 1;
+        this.attempts += 1;
+        const title = `${this.label} write ${n} ${Math.random().toString(36).slice(2, 8)}`;
+        try {
+          const res = await this.stack.fetch('/api/articles', {
+            method: 'POST',
+            headers: { Authorization: `Token ${this.stack.token}` },
+            body: JSON.stringify({ article: { title, description: 'drill', body: 'drill' } }),
+            signal: AbortSignal.timeout(30_000),
+          });
+          if (res.status === 201) {
+            this.acked.push(((await res.json()) as { article: { slug: string } }).article.slug);
+          } else {
+            this.refused[res.status] = (this.refused[res.status] ?? 0) + 1;
+            await res.arrayBuffer();
+            await sleep(50);
+          }
+        } catch (err) {
+          const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+          this.refused[cause] = (this.refused[cause] ?? 0) + 1;
+          await sleep(50);
+        }
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  /** How many acknowledged writes are rows in the database. */
+  async present(): Promise<number> {
+    if (this.acked.length === 0) return 0;
+    const rows = await this.stack.orm.em
+      .fork()
+      .getConnection()
+      .execute('select count(*)::int as n from articles where slug in (?)', [this.acked]);
+    return (rows[0] as { n: number }).n;
+  }
+}
+
+export interface DrillResult {
+  drill: string;
+  /** Requests sent and the share answered 2xx (what counts as success is the drill's). */
+  requests?: { total: number; ok: number };
+  p99Ms?: { before: number; during: number };
+  rssMb?: { before: number; after: number };
+  writes?: { acked: number; present: number };
+  notes: string[];
+  /** Targets missed; empty when the drill met them. */
+  failures: string[];
+}
+
+export interface Drill {
+  name: string;
+  run(stack: Stack): Promise<DrillResult>;
+}
+
+const pct = (ok: number, total: number) =>
+  total === 0 ? 'n/a' : `${((100 * ok) / total).toFixed(ok === total ? 0 : 2)}%`;
+
+/** The results as a Markdown table. */
+export function table(results: DrillResult[]): string {
+  const rows = [
+    [
+      'drill',
+      'requests',
+      'success',
+      'p99 ms (normal → during)',
+      'RSS MB (before → after)',
+      'acked writes / rows',
+      'result',
+      'notes',
+    ],
+    ...results.map((r) => [
+      r.drill,
+      r.requests ? String(r.requests.total) : '',
+      r.requests ? pct(r.requests.ok, r.requests.total) : '',
+      r.p99Ms ? `${r.p99Ms.before} → ${r.p99Ms.during}` : '',
+      r.rssMb ? `${r.rssMb.before} → ${r.rssMb.after}` : '',
+      r.writes ? `${r.writes.acked} / ${r.writes.present}` : '',
+      r.failures.length ? `MISSED: ${r.failures.join('; ')}` : 'ok',
+      r.notes.join('; '),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(rows[0]!), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join(
+    '\n',
+  );
+}

@@ -13,6 +13,7 @@ import { Sessions } from './modules/auth/sessions.js';
 import { Maintenance } from './modules/admin/maintenance.js';
 import { Passwords } from './modules/users/passwords.js';
 import { Tokens } from './modules/users/tokens.js';
+import { RedisGuard } from './redis-guard.js';
 import { createRedis } from './redis.js';
 
 /** One body-accepting endpoint: method and OpenAPI-style path (`/api/articles/{slug}`). */
@@ -64,8 +65,9 @@ export function currentBodyRoutes(): BodyRoute[] {
       apiRoutes({
         passwords: new Passwords(config),
         tokens: new Tokens(config),
-        sessions: new Sessions(redis, config),
+        sessions: new Sessions(new RedisGuard(redis, logger), config),
         maintenance: new Maintenance(),
+        queueCounts: async () => [],
         config,
         logger,
       }),

@@ -190,6 +190,19 @@ pg_postmaster() {
   if alive "$pid" postgres; then printf '%s\n' "$pid"; fi
 }
 
+pg_server_bindir() {
+  local bin
+  bin=$(pg_bindir)
+  [[ -n $bin ]] || die "PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed"
+  printf '%s\n' "$bin"
+}
+
+# pg_already_running <label> <dir>: true, and says so, when the server in DIR runs.
+pg_already_running() {
+  [[ -n $(pg_postmaster "$2") ]] || return 1
+  say "$1: already running in $2"
+}
+
 # The port a running server in DIR listens on (line 4 of postmaster.pid).
 pg_port() {
   [[ -n $(pg_postmaster "$1") ]] || die "no PostgreSQL is running in $1"
@@ -249,13 +262,8 @@ pg_write_hba() {
 postgres_start() {
   local dir=$1 port=$2 bin certs
   certs=$(tls_arg "${@:3}")
-  bin=$(pg_bindir)
-  [[ -n $bin ]] || die "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
-  mkdir -p "$dir"
-  if [[ -n $(pg_postmaster "$dir") ]]; then
-    say "postgres: already running in $dir"
-    return
-  fi
+  bin=$(pg_server_bindir)
+  pg_already_running postgres "$dir" && return
   pg_own_dir "$dir"
   if [[ ! -s $dir/data/PG_VERSION ]]; then
     as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale \
@@ -310,13 +318,8 @@ replica_primary() {
 
 replica_start() {
   local dir=$1 port=$2 primary=$3 bin
-  bin=$(pg_bindir)
-  [[ -n $bin ]] || die "PostgreSQL server binaries (pg_basebackup, pg_ctl) are not installed"
-  mkdir -p "$dir"
-  if [[ -n $(pg_postmaster "$dir") ]]; then
-    say "replica: already running in $dir"
-    return
-  fi
+  bin=$(pg_server_bindir)
+  pg_already_running replica "$dir" && return
   primary=$(cd "$primary" && pwd)
   pg_own_dir "$dir"
   if [[ ! -s $dir/data/PG_VERSION ]]; then

@@ -138,35 +138,42 @@ export async function startPrivateStore(kind: StoreKind): Promise<PrivateStore> 
   return store;
 }
 
+/** Starts a `stores.sh` set in a fresh directory on two distinct free ports. */
+async function startSet(set: 'replica-set' | 'tls') {
+  const root = await storeRoot(set);
+  const first = await freePort();
+  let second = await freePort();
+  while (second === first) second = await freePort();
+  await stores(set, 'start', root, String(first), String(second));
+  return {
+    root,
+    ports: [first, second] as const,
+    env: parseEnv(await stores(set, 'env', root)),
+    async remove() {
+      await stores(set, 'stop', root);
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
  * A private primary and a real streaming replica of it (`pg_basebackup -R`), each on a free port.
  * Give a test that pauses replay a set of its own.
  */
 export async function startPrivateReplicaSet(): Promise<PrivateReplicaSet> {
-  const root = await storeRoot('replicas');
-  const [primaryPort, replicaPort] = [await freePort(), await freePort()];
-  await stores('replica-set', 'start', root, String(primaryPort), String(replicaPort));
-  const env = parseEnv(await stores('replica-set', 'env', root));
-  const primaryDir = path.join(root, 'primary');
-  const replicaDir = path.join(root, 'replica');
-  const replica = storeHandle(
-    'postgres',
-    'replica',
-    replicaDir,
-    env.DATABASE_REPLICA_URLS!,
-    [String(replicaPort), primaryDir],
-    replicaDir,
-  );
-  const replicaCommand = (command: string) => stores('replica', command, replicaDir);
+  const { root, ports, env, remove } = await startSet('replica-set');
+  const member = (script: 'postgres' | 'replica', url: string, startArgs: string[]) => {
+    const dir = path.join(root, script === 'replica' ? 'replica' : 'primary');
+    return storeHandle('postgres', script, dir, url, startArgs, dir);
+  };
+  const replica = member('replica', env.DATABASE_REPLICA_URLS!, [
+    String(ports[1]),
+    path.join(root, 'primary'),
+  ]);
+  const replicaCommand = (command: string) =>
+    stores('replica', command, path.join(root, 'replica'));
   return {
-    primary: storeHandle(
-      'postgres',
-      'postgres',
-      primaryDir,
-      env.DATABASE_URL!,
-      [String(primaryPort)],
-      primaryDir,
-    ),
+    primary: member('postgres', env.DATABASE_URL!, [String(ports[0])]),
     replica: {
       ...replica,
       pauseReplay: async () => void (await replicaCommand('pause')),
@@ -175,38 +182,21 @@ export async function startPrivateReplicaSet(): Promise<PrivateReplicaSet> {
       catchUp: async () => void (await replicaCommand('sync')),
     },
     env,
-    async remove() {
-      await stores('replica-set', 'stop', root);
-      await rm(root, { recursive: true, force: true });
-    },
+    remove,
   };
 }
 
 /** A TLS-only PostgreSQL and a TLS + AUTH Redis with freshly made certificates, on free ports. */
 export async function startTlsStores(): Promise<TlsStores> {
-  const root = await storeRoot('tls');
-  const [pgPort, redisPort] = [await freePort(), await freePort()];
-  await stores('tls', 'start', root, String(pgPort), String(redisPort));
-  const env = parseEnv(await stores('tls', 'env', root));
+  const { root, ports, env, remove } = await startSet('tls');
   const certs = path.join(root, 'certs');
-  const tls = ['--tls', certs];
+  const server = (kind: StoreKind, port: number, url: string) => {
+    const dir = path.join(root, kind);
+    return storeHandle(kind, kind, dir, url, [String(port), '--tls', certs], dir);
+  };
   return {
-    postgres: storeHandle(
-      'postgres',
-      'postgres',
-      path.join(root, 'postgres'),
-      env.DATABASE_URL!,
-      [String(pgPort), ...tls],
-      path.join(root, 'postgres'),
-    ),
-    redis: storeHandle(
-      'redis',
-      'redis',
-      path.join(root, 'redis'),
-      env.REDIS_URL!,
-      [String(redisPort), ...tls],
-      path.join(root, 'redis'),
-    ),
+    postgres: server('postgres', ports[0], env.DATABASE_URL!),
+    redis: server('redis', ports[1], env.REDIS_URL!),
     redisPassword: env.REDIS_AUTH_TOKEN!,
     caFile: path.join(certs, 'ca.crt'),
     wrongCaFile: path.join(certs, 'wrong-ca.crt'),
@@ -215,9 +205,6 @@ export async function startTlsStores(): Promise<TlsStores> {
       keyFile: path.join(certs, 'localhost-only.key'),
     },
     env,
-    async remove() {
-      await stores('tls', 'stop', root);
-      await rm(root, { recursive: true, force: true });
-    },
+    remove,
   };
 }

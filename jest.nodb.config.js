@@ -11,6 +11,7 @@ export const NO_DATABASE_TESTS = [
   'service/test/toolchain.test.ts',
   'service/test/contract/vendored-contract.test.ts',
   'service/test/db/expand-only.test.ts',
+  'service/test/db/replicas.test.ts',
   'service/test/http/body-routes.test.ts',
   'service/test/ops/docker-image.test.ts',
   'service/test/server/config.test.ts',

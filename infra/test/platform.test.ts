@@ -126,7 +126,7 @@ describe('API service', () => {
       NODE_ENV: 'production',
       APP_ENV: 'prod',
       TRUST_PROXY: 'true',
-      DATABASE_SSL: 'require',
+      DATABASE_SSL: 'verify-full',
       S3_BUCKET: 'plinth-prod-uploads-333333333333-us-east-1',
       PUBLIC_URL: 'https://api.example.com',
     });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const bool = z
@@ -23,11 +24,39 @@ const url = (protocols: string[], example: string) =>
     { message: `must be a URL starting with ${protocols.join(' or ')}//, e.g. ${example}` },
   );
 
+/** A path to a PEM file holding at least one certificate, checked at boot. */
+const pemFile = z
+  .string()
+  .min(1)
+  .refine(
+    (path) => {
+      try {
+        return readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----');
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must name a readable PEM file holding at least one certificate' },
+  );
+
+/** A comma-separated list (empty by default), each item checked by `item`. */
+const commaList = <T extends z.ZodType<string, string>>(item: T) =>
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item));
+
 /**
  * Every environment variable the service and worker read, validated once at boot.
  * Only DATABASE_URL, REDIS_URL and JWT_SECRET are required; everything else has a safe default.
  */
-export const configSchema = z.object({
+const configFields = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   /** Deployment environment name (dev, staging, prod); used in metric dimensions and logs. */
   APP_ENV: z
@@ -42,14 +71,48 @@ export const configSchema = z.object({
   DATABASE_USER: z.string().min(1).optional(),
   /** Overrides the password in DATABASE_URL (lets the platform inject it from a secret). */
   DATABASE_PASSWORD: z.string().min(1).optional(),
-  DATABASE_SSL: z.enum(['disable', 'require']).default('disable'),
+  /**
+   * TLS to PostgreSQL (primary and replicas). `require`: encrypted, the server's certificate not
+   * checked (libpq's meaning). `verify-full`: encrypted, and the certificate must chain to
+   * DATABASE_SSL_CA_FILE (default: the Amazon RDS CA bundle) and name the host connected to.
+   */
+  DATABASE_SSL: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  /** PEM CA certificate(s) that `verify-full` trusts instead of the bundled Amazon RDS CAs. */
+  DATABASE_SSL_CA_FILE: pemFile.optional(),
   DATABASE_POOL_MAX: int(1, 200).default(10),
   /**
    * Longest wait for a new database connection (or a free one from a full pool); a database
    * that does not answer is then a 503 instead of a request held until REQUEST_TIMEOUT_MS.
    */
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  /**
+   * Comma-separated read replica URLs (`postgres://host:5432/db`), used as they are; with
+   * RDS_PRIMARY_INSTANCE_ID they are discovered instead. Credentials: as for DATABASE_URL.
+   */
+  DATABASE_REPLICA_URLS: commaList(
+    url(['postgres:', 'postgresql:'], 'postgres://replica-1.internal:5432/plinth'),
+  ),
+  /**
+   * The RDS primary's DB instance identifier: its available read replicas are discovered with
+   * DescribeDBInstances (AWS credentials and region from the environment, as on ECS).
+   */
+  RDS_PRIMARY_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be an RDS DB instance identifier')
+    .optional(),
+  /** How often replica discovery asks RDS again, so added or removed replicas are seen. */
+  DATABASE_REPLICA_REFRESH_MS: int(1_000, 86_400_000).default(60_000),
+  /**
+   * A replica whose replay lags the primary by more than this is not to be read from. Validated
+   * now; the replica routing that builds on discovery (issue 10) is what will apply it.
+   */
+  DATABASE_REPLICA_MAX_LAG_MS: int(0, 3_600_000).default(5_000),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://localhost:6379'),
+  /**
+   * PEM CA certificate(s) for `rediss:` URLs signed by a private CA; without it the server's
+   * certificate is checked against Node's public CAs (which sign ElastiCache's).
+   */
+  REDIS_TLS_CA_FILE: pemFile.optional(),
   /** Overrides the password in REDIS_URL (ElastiCache auth token from a secret). */
   REDIS_AUTH_TOKEN: z.string().min(1).optional(),
   /** Prefix of every Redis key this process writes, so several apps or test runs can share one Redis. */
@@ -64,16 +127,9 @@ export const configSchema = z.object({
   /** Signs new tokens. Rotate by moving the old value to JWT_PREVIOUS_SECRETS. */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)'),
   /** Comma-separated earlier secrets that still verify tokens (key rotation without logouts). */
-  JWT_PREVIOUS_SECRETS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().min(32, 'every previous secret must be at least 32 characters'))),
+  JWT_PREVIOUS_SECRETS: commaList(
+    z.string().min(32, 'every previous secret must be at least 32 characters'),
+  ),
   JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 90).default(60 * 60 * 24 * 7),
   /** Public origin of the API (OIDC redirect URIs are built from it). */
   PUBLIC_URL: url(['http:', 'https:'], 'https://api.example.com').default('http://localhost:3000'),
@@ -160,6 +216,25 @@ export const configSchema = z.object({
   ARGON2_PARALLELISM: int(1, 16).default(1),
 });
 
+/** The variables above, with the checks that span several of them. */
+export const configSchema = configFields.superRefine((c, ctx) => {
+  // A CA file that nothing would use is a mistake: the operator believes something is verified.
+  if (c.DATABASE_SSL_CA_FILE && c.DATABASE_SSL !== 'verify-full') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DATABASE_SSL_CA_FILE'],
+      message: `is used only with DATABASE_SSL=verify-full (DATABASE_SSL is ${c.DATABASE_SSL})`,
+    });
+  }
+  if (c.REDIS_TLS_CA_FILE && !c.REDIS_URL.startsWith('rediss:')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_TLS_CA_FILE'],
+      message: 'is used only with a rediss:// REDIS_URL (TLS)',
+    });
+  }
+});
+
 export type Config = z.infer<typeof configSchema>;
 
 /**
@@ -227,6 +302,11 @@ export function databaseUrl(
   if (config.DATABASE_USER) u.username = encodeURIComponent(config.DATABASE_USER);
   if (config.DATABASE_PASSWORD) u.password = encodeURIComponent(config.DATABASE_PASSWORD);
   return u.toString();
+}
+
+/** The host of a PostgreSQL URL as a client connects to it (an IPv6 address without brackets). */
+export function databaseHost(url: string): string {
+  return decodeURIComponent(new URL(url).hostname).replace(/^\[(.*)\]$/, '$1');
 }
 
 /** The database host and port, for error messages (never the credentials). */

@@ -1,27 +1,37 @@
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
 export type { Redis };
 
+type RedisConnectionConfig = Pick<Config, 'REDIS_AUTH_TOKEN' | 'REDIS_TLS_CA_FILE'>;
+
 /**
- * A Redis client that fails fast while disconnected (no offline queue), so callers that treat
- * Redis as optional (cache, readiness report) degrade instead of hanging. Reconnects forever.
+ * How every Redis connection of the app (cache client, Bull's three) reaches the server: the
+ * auth token, TLS for `rediss:` — the certificate checked against REDIS_TLS_CA_FILE, else Node's
+ * public CAs, and its host name always — and the reconnect backoff.
  */
-/** How every Redis connection of the app reaches the server: auth token, TLS for rediss:, backoff. */
-export function redisConnectionOptions(
-  config: Pick<Config, 'REDIS_AUTH_TOKEN'>,
-  url: string,
-): RedisOptions {
+export function redisConnectionOptions(config: RedisConnectionConfig, url: string): RedisOptions {
   return {
     ...(config.REDIS_AUTH_TOKEN ? { password: config.REDIS_AUTH_TOKEN } : {}),
-    ...(url.startsWith('rediss:') ? { tls: {} } : {}),
+    ...(url.startsWith('rediss:')
+      ? {
+          tls: config.REDIS_TLS_CA_FILE
+            ? { ca: readFileSync(config.REDIS_TLS_CA_FILE, 'utf8') }
+            : {},
+        }
+      : {}),
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   };
 }
 
+/**
+ * A Redis client that fails fast while disconnected (no offline queue), so callers that treat
+ * Redis as optional (cache, readiness report) degrade instead of hanging. Reconnects forever.
+ */
 export function createRedis(
-  config: Pick<Config, 'REDIS_URL' | 'REDIS_AUTH_TOKEN'>,
+  config: Pick<Config, 'REDIS_URL'> & RedisConnectionConfig,
   logger: Logger,
   url = config.REDIS_URL,
 ): Redis {

@@ -11,6 +11,7 @@ import { createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
 import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
+import { replicaList } from './db/replicas.js';
 import {
   exitNoLaterThan,
   logAndExit,
@@ -66,6 +67,8 @@ await runMain('service', async (logger) => {
   const orm = await connectReachableOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);
+  // Found and logged; the read path does not route to replicas yet (issue 10, routing).
+  const replicas = replicaList(config, logger);
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, orm, redis, logger, lifecycle });
@@ -84,6 +87,7 @@ await runMain('service', async (logger) => {
     const timeoutMs = config.SHUTDOWN_TIMEOUT_MS;
     exitNoLaterThan(drainMs + timeoutMs + SHUTDOWN_EXIT_MARGIN_MS, logger);
     lifecycle.shuttingDown = true;
+    replicas?.stop();
     logger.info(
       { signal, drainDelayMs: drainMs },
       'shutting down: readiness 503, still accepting during the drain delay',

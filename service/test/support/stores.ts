@@ -17,7 +17,7 @@ export type StoreKind = 'redis' | 'postgres';
 export interface PrivateStore {
   kind: StoreKind;
   port: number;
-  /** `redis://127.0.0.1:<port>` or `postgres://postgres@127.0.0.1:<port>/postgres`. */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with TLS) or `postgres://postgres@127.0.0.1:<port>/postgres`. */
   url: string;
   /** (Re)starts it on the same port; a Redis restarts empty, a PostgreSQL keeps its data. */
   start(): Promise<void>;
@@ -32,38 +32,179 @@ export interface PrivateStore {
   remove(): Promise<void>;
 }
 
+/** A streaming replica of a private primary (`stores.sh replica`). */
+export interface PrivateReplica extends PrivateStore {
+  /** `pg_wal_replay_pause()`, returning once replay has stopped: WAL still arrives, unapplied. */
+  pauseReplay(): Promise<void>;
+  resumeReplay(): Promise<void>;
+  /** WAL bytes the primary has written that this replica has not replayed yet. */
+  lagBytes(): Promise<number>;
+  /** Waits until it has replayed everything the primary had written when called. */
+  catchUp(): Promise<void>;
+}
+
+/** A private primary and its streaming replica (`stores.sh replica-set`). */
+export interface PrivateReplicaSet {
+  primary: PrivateStore;
+  replica: PrivateReplica;
+  /** The app's variables for the set (DATABASE_URL, DATABASE_REPLICA_URLS), from the script. */
+  env: Record<string, string>;
+  /** Stops both and deletes their directory. */
+  remove(): Promise<void>;
+}
+
+/** A PostgreSQL and a Redis that speak TLS only, with certificates of their own (`stores.sh tls`). */
+export interface TlsStores {
+  /** TLS connections only; plain TCP is refused. */
+  postgres: PrivateStore;
+  /** TLS only, and AUTH with `redisPassword`. */
+  redis: PrivateStore;
+  redisPassword: string;
+  /** The CA that signed both servers' certificates (for 127.0.0.1 and localhost). */
+  caFile: string;
+  /** A CA that signed neither. */
+  wrongCaFile: string;
+  /** A certificate and key signed by `caFile` for the name `localhost` but not for 127.0.0.1. */
+  localhostOnly: { certFile: string; keyFile: string };
+  /** The app's variables for these servers, verify-full included, from the script. */
+  env: Record<string, string>;
+  /** Stops both and deletes their directory. */
+  remove(): Promise<void>;
+}
+
 async function stores(...args: string[]): Promise<string> {
   const { stdout } = await exec('bash', [path.join(REPO_ROOT, 'scripts/stores.sh'), ...args]);
   return stdout;
 }
 
-/** Starts a private `kind` server in a fresh temporary directory. */
-export async function startPrivateStore(kind: StoreKind): Promise<PrivateStore> {
-  const root = await mkdtemp(path.join(os.tmpdir(), `plinth-${kind}-`));
-  // PostgreSQL runs as the `postgres` user when tests run as root: it must reach its directory.
+/** A fresh temporary directory the `postgres` user can reach (it runs PostgreSQL when we are root). */
+async function storeRoot(name: string): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), `plinth-${name}-`));
   await chmod(root, 0o755);
-  const dir = path.join(root, kind);
-  const port = await freePort();
+  return root;
+}
+
+/** KEY=value lines of `stores.sh <set> env`. */
+function parseEnv(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}
+
+/**
+ * The handle of a server in `dir`; `script` is the stores.sh kind that controls it and
+ * `startArgs` what follows `start DIR` (the port first).
+ */
+function storeHandle(
+  kind: StoreKind,
+  script: 'redis' | 'postgres' | 'replica',
+  dir: string,
+  url: string,
+  startArgs: string[],
+  removeDir: string,
+): PrivateStore {
+  const port = Number(new URL(url).port);
   const run = async (command: string, ...rest: string[]) => {
-    await stores(kind, command, dir, ...rest);
+    await stores(script, command, dir, ...rest);
   };
-  const store: PrivateStore = {
+  return {
     kind,
     port,
-    url:
-      kind === 'redis'
-        ? `redis://127.0.0.1:${port}`
-        : `postgres://postgres@127.0.0.1:${port}/postgres`,
-    start: () => run('start', String(port)),
+    url,
+    start: () => run('start', ...startArgs),
     stop: () => run('stop'),
     freeze: () => run('freeze'),
     thaw: () => run('thaw'),
     kill: () => run('kill'),
     async remove() {
       await run('stop');
+      await rm(removeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const postgresUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres`;
+
+/** Starts a private `kind` server in a fresh temporary directory. */
+export async function startPrivateStore(kind: StoreKind): Promise<PrivateStore> {
+  const root = await storeRoot(kind);
+  const port = await freePort();
+  const url = kind === 'redis' ? `redis://127.0.0.1:${port}` : postgresUrl(port);
+  const store = storeHandle(kind, kind, path.join(root, kind), url, [String(port)], root);
+  await store.start();
+  return store;
+}
+
+/** Starts a `stores.sh` set in a fresh directory on two distinct free ports. */
+async function startSet(set: 'replica-set' | 'tls') {
+  const root = await storeRoot(set);
+  const first = await freePort();
+  let second = await freePort();
+  while (second === first) second = await freePort();
+  await stores(set, 'start', root, String(first), String(second));
+  return {
+    root,
+    ports: [first, second] as const,
+    env: parseEnv(await stores(set, 'env', root)),
+    async remove() {
+      await stores(set, 'stop', root);
       await rm(root, { recursive: true, force: true });
     },
   };
-  await store.start();
-  return store;
+}
+
+/**
+ * A private primary and a real streaming replica of it (`pg_basebackup -R`), each on a free port.
+ * Give a test that pauses replay a set of its own.
+ */
+export async function startPrivateReplicaSet(): Promise<PrivateReplicaSet> {
+  const { root, ports, env, remove } = await startSet('replica-set');
+  const member = (script: 'postgres' | 'replica', url: string, startArgs: string[]) => {
+    const dir = path.join(root, script === 'replica' ? 'replica' : 'primary');
+    return storeHandle('postgres', script, dir, url, startArgs, dir);
+  };
+  const replica = member('replica', env.DATABASE_REPLICA_URLS!, [
+    String(ports[1]),
+    path.join(root, 'primary'),
+  ]);
+  const replicaCommand = (command: string) =>
+    stores('replica', command, path.join(root, 'replica'));
+  return {
+    primary: member('postgres', env.DATABASE_URL!, [String(ports[0])]),
+    replica: {
+      ...replica,
+      pauseReplay: async () => void (await replicaCommand('pause')),
+      resumeReplay: async () => void (await replicaCommand('resume')),
+      lagBytes: async () => Number((await replicaCommand('lag')).trim()),
+      catchUp: async () => void (await replicaCommand('sync')),
+    },
+    env,
+    remove,
+  };
+}
+
+/** A TLS-only PostgreSQL and a TLS + AUTH Redis with freshly made certificates, on free ports. */
+export async function startTlsStores(): Promise<TlsStores> {
+  const { root, ports, env, remove } = await startSet('tls');
+  const certs = path.join(root, 'certs');
+  const server = (kind: StoreKind, port: number, url: string) => {
+    const dir = path.join(root, kind);
+    return storeHandle(kind, kind, dir, url, [String(port), '--tls', certs], dir);
+  };
+  return {
+    postgres: server('postgres', ports[0], env.DATABASE_URL!),
+    redis: server('redis', ports[1], env.REDIS_URL!),
+    redisPassword: env.REDIS_AUTH_TOKEN!,
+    caFile: path.join(certs, 'ca.crt'),
+    wrongCaFile: path.join(certs, 'wrong-ca.crt'),
+    localhostOnly: {
+      certFile: path.join(certs, 'localhost-only.crt'),
+      keyFile: path.join(certs, 'localhost-only.key'),
+    },
+    env,
+    remove,
+  };
 }

@@ -4,10 +4,6 @@ import type { Logger } from './logger.js';
 
 export type { Redis };
 
-/**
- * A Redis client that fails fast while disconnected (no offline queue), so callers that treat
- * Redis as optional (cache, readiness report) degrade instead of hanging. Reconnects forever.
- */
 /** How every Redis connection of the app reaches the server: auth token, TLS for rediss:, backoff. */
 export function redisConnectionOptions(
   config: Pick<Config, 'REDIS_AUTH_TOKEN'>,
@@ -20,6 +16,10 @@ export function redisConnectionOptions(
   };
 }
 
+/**
+ * A Redis client that fails fast while disconnected (no offline queue), so callers that treat
+ * Redis as optional (cache, readiness report) degrade instead of hanging. Reconnects forever.
+ */
 export function createRedis(
   config: Pick<Config, 'REDIS_URL' | 'REDIS_AUTH_TOKEN'>,
   logger: Logger,

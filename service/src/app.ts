@@ -14,7 +14,7 @@ import { failedLoginLimit, perIpRateLimits } from './http/rate-limit.js';
 import { requestContext } from './http/request-context.js';
 import { loginAccountOf, mountRoutes, rateLimitClassOf } from './http/routes.js';
 import { securityHeaders } from './http/security-headers.js';
-import { actorOf, type AppState } from './http/state.js';
+import { actorOf, type AppContext, type AppState } from './http/state.js';
 import { requestTimeout } from './http/timeout.js';
 import { queueCounter } from './jobs/queue.js';
 import type { Logger } from './logger.js';
@@ -79,8 +79,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     maintenance,
     queueCounts: queueCounter(guard, config, logger),
   });
-  const requestServices = (ctx: Parameters<typeof actorOf>[0]) =>
-    services(ctx.state.em, actorOf(ctx));
+  const requestServices = (ctx: AppContext) => services(ctx.state.em, actorOf(ctx));
   const cookies = new Cookies(config);
   const limits = new RateLimits({ config, guard, logger });
   const authenticate = authenticator(tokens, sessions);

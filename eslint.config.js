@@ -1,6 +1,47 @@
 import js from '@eslint/js';
+import boundaries from 'eslint-plugin-boundaries';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+
+/**
+ * Which layer of the service (and the worker) a file belongs to, by its path and role suffix;
+ * the first match wins. docs/architecture.md says which layer may import which.
+ */
+const LAYERS = [
+  // Entry points: HTTP (REST routes, middleware, the app), the process and CLI programs.
+  {
+    category: 'entry',
+    pattern: [
+      'service/src/http/**',
+      'service/src/**/*.routes.ts',
+      'service/src/modules/docs/**',
+      'service/src/{app,server,body-routes}.ts',
+      'service/src/db/{migrate,seed,seed-data,create-migration}.ts',
+    ],
+  },
+  { category: 'entity', pattern: 'service/src/modules/**/*.entity.ts' },
+  { category: 'schema', pattern: 'service/src/modules/**/*.schemas.ts' },
+  // Feature services and the domain parts they are built from (abilities, sessions, tokens…).
+  { category: 'service', pattern: 'service/src/modules/**' },
+  // Job contracts (queue names, payload schemas) and the queue client.
+  { category: 'jobs', pattern: 'service/src/jobs/**' },
+  // Infrastructure every process shares: config, logging, errors, database, Redis, limits.
+  { category: 'infra', pattern: 'service/src/**' },
+  { category: 'worker', pattern: 'worker/src/**' },
+];
+
+/** What each layer may import (a layer always imports itself). */
+const MAY_IMPORT = {
+  entry: ['entry', 'service', 'schema', 'entity', 'jobs', 'infra'],
+  service: ['service', 'schema', 'entity', 'jobs', 'infra'],
+  schema: ['schema', 'entity'],
+  entity: ['entity'],
+  jobs: ['jobs', 'infra'],
+  infra: ['infra', 'entity'],
+  // The worker runs jobs with the service's contracts, entities and domain services, on the
+  // same process infrastructure; never through the HTTP layer.
+  worker: ['worker', 'jobs', 'entity', 'service', 'infra'],
+};
 
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', 'cdk.out', 'coverage', 'loadtests/dist', '.local'] },
@@ -46,6 +87,35 @@ export default tseslint.config(
         },
       ],
       'no-console': 'off',
+    },
+  },
+  {
+    files: ['service/src/**/*.ts', 'worker/src/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'import/resolver': { typescript: { project: './tsconfig.json' } },
+      'boundaries/elements': [
+        { type: 'service-app', pattern: 'service/src', partialMatch: false },
+        { type: 'worker-app', pattern: 'worker/src', partialMatch: false },
+      ],
+      'boundaries/files': LAYERS,
+      'boundaries/files-single-match': true,
+    },
+    rules: {
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'disallow',
+          // Layers live side by side in one app folder, so dependencies inside it are checked.
+          checkInternals: true,
+          message:
+            'layers import one way: entry points → feature services → entities and infrastructure (docs/architecture.md)',
+          policies: Object.entries(MAY_IMPORT).map(([from, to]) => ({
+            from: { file: { categories: from } },
+            allow: { to: { file: { categories: { anyOf: to } } } },
+          })),
+        },
+      ],
     },
   },
   {

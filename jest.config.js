@@ -18,6 +18,8 @@ const base = {
 
 /** @type {import('jest').Config} */
 export default {
+  // Jest's reporter and summary, with test reports printed as plain lines (jest.reporter.js).
+  reporters: ['<rootDir>/jest.reporter.js', 'summary'],
   projects: [
     { ...base, displayName: 'service', roots: ['<rootDir>/service/test'] },
     { ...base, displayName: 'worker', roots: ['<rootDir>/worker/test'] },

@@ -25,6 +25,7 @@ export const NO_DATABASE_TESTS = [
 
 /** @type {import('jest').Config} */
 export default {
+  reporters: config.reporters,
   projects: [
     // Every infra test: stacks, cdk-nag, workflows, release programs against mocked AWS clients.
     project('infra'),

@@ -3,35 +3,32 @@ import Router from '@koa/router';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Koa from 'koa';
 import type { Config } from './config.js';
-import { databaseOutages, type DatabaseOutageOptions } from './db/outage.js';
+import { DatabaseOutages, type DatabaseOutageOptions } from './db/outage.js';
+import { API_PREFIX, API_ROUTES } from './http/api.js';
+import { actor, authenticator, CSRF_HEADER } from './http/auth.js';
 import { jsonBody } from './http/body.js';
-import { queueCounter, type QueueCounts } from './jobs/queue.js';
-import { authenticator, CSRF_HEADER } from './http/auth.js';
-import { authRoutes } from './modules/auth/auth.routes.js';
-import { Sessions } from './modules/auth/sessions.js';
-import { abilities } from './modules/auth/abilities.middleware.js';
-import { adminRoutes } from './modules/admin/admin.routes.js';
+import { Cookies } from './http/cookies.js';
+import { databaseOutages } from './http/database-outage.js';
+import { errorHandler } from './http/error-handler.js';
+import { failedLoginLimit, perIpRateLimits } from './http/rate-limit.js';
+import { requestContext } from './http/request-context.js';
+import { loginAccountOf, mountRoutes, rateLimitClassOf } from './http/routes.js';
+import { securityHeaders } from './http/security-headers.js';
+import { actorOf, type AppContext, type AppState } from './http/state.js';
+import { requestTimeout } from './http/timeout.js';
+import { queueCounter } from './jobs/queue.js';
+import type { Logger } from './logger.js';
 import { Maintenance } from './modules/admin/maintenance.js';
 import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
 import { oidcRouter } from './modules/auth/oidc.routes.js';
-import { errorHandler } from './http/error-handler.js';
-import { rateLimits } from './http/rate-limit.js';
-import { securityHeaders } from './http/security-headers.js';
-import { requestTimeout } from './http/timeout.js';
-import { requestContext } from './http/request-context.js';
-import { mountRoutes, type RouteDef } from './http/routes.js';
-import type { AppState } from './http/state.js';
-import type { Logger } from './logger.js';
-import { articlesRoutes } from './modules/articles/articles.routes.js';
-import { commentsRoutes } from './modules/comments/comments.routes.js';
+import { Sessions } from './modules/auth/sessions.js';
 import { docsRouter } from './modules/docs/docs.routes.js';
 import { createRegistry, generateDocument } from './modules/docs/openapi.js';
 import { healthRouter, type Lifecycle } from './modules/health/health.routes.js';
-import { profilesRoutes } from './modules/profiles/profiles.routes.js';
-import { tagsRoutes } from './modules/tags/tags.routes.js';
+import { createServices } from './modules/services.js';
 import { Passwords } from './modules/users/passwords.js';
 import { Tokens } from './modules/users/tokens.js';
-import { usersRoutes } from './modules/users/users.routes.js';
+import { RateLimits } from './rate-limits.js';
 import { RedisGuard } from './redis-guard.js';
 import type { Redis } from './redis.js';
 
@@ -48,29 +45,6 @@ export interface AppDeps {
   oidcTestOnly?: OidcTestOnlyOptions;
   /** How a database outage is answered and reported. @default see DatabaseOutageOptions */
   databaseOutage?: DatabaseOutageOptions;
-}
-
-export const API_PREFIX = '/api';
-
-/** Every REST operation, in mount order. */
-export function apiRoutes(deps: {
-  passwords: Passwords;
-  tokens: Tokens;
-  sessions: Sessions;
-  maintenance: Maintenance;
-  queueCounts: () => Promise<QueueCounts[]>;
-  config: Config;
-  logger: Logger;
-}): RouteDef[] {
-  return [
-    ...usersRoutes(deps),
-    ...authRoutes(deps),
-    ...profilesRoutes(),
-    ...articlesRoutes(),
-    ...commentsRoutes(),
-    ...tagsRoutes(),
-    ...adminRoutes(deps),
-  ];
 }
 
 function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
@@ -97,15 +71,24 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     openMs: config.REDIS_CIRCUIT_OPEN_MS,
   });
   const sessions = new Sessions(guard, config);
-  const queueCounts = queueCounter(guard, config, logger);
   const maintenance = new Maintenance();
+  const services = createServices({
+    passwords,
+    tokens,
+    sessions,
+    maintenance,
+    queueCounts: queueCounter(guard, config, logger),
+  });
+  const requestServices = (ctx: AppContext) => services(ctx.state.em, actorOf(ctx));
+  const cookies = new Cookies(config);
+  const limits = new RateLimits({ config, guard, logger });
   const authenticate = authenticator(tokens, sessions);
-  const withAbility = abilities(maintenance);
+  const withActor = actor(maintenance);
   const oidc = oidcRouter({
     config,
     guard,
-    sessions,
-    passwords,
+    actor: withActor,
+    services: requestServices,
     prefix: `${API_PREFIX}/auth/oidc`,
     ...(deps.oidcTestOnly ? { testOnly: deps.oidcTestOnly } : {}),
   });
@@ -123,18 +106,21 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   const registry = createRegistry();
   const api = new Router<AppState>({ prefix: API_PREFIX });
-  mountRoutes(
-    api,
-    registry,
-    apiRoutes({ passwords, tokens, sessions, maintenance, queueCounts, config, logger }),
-    '',
-    (mode) => [authenticate(mode), withAbility],
-  );
+  mountRoutes(api, registry, API_ROUTES, {
+    basePath: '',
+    // Failed logins are counted before authentication, as for any anonymous request.
+    before: (def) => [
+      ...(def.rateLimit === 'login' ? [failedLoginLimit(limits, loginAccountOf(def))] : []),
+      authenticate(def.auth),
+      withActor,
+    ],
+    services: requestServices,
+  });
   let document: object | undefined;
 
   app.use(requestContext(logger));
   app.use(errorHandler());
-  app.use(databaseOutages(orm, logger, deps.databaseOutage));
+  app.use(databaseOutages(new DatabaseOutages(orm, logger, deps.databaseOutage)));
   app.use(securityHeaders());
   app.use(
     cors({
@@ -165,8 +151,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   // Nothing above awaits I/O after next(), so a timed-out request is answered at once.
   app.use(requestTimeout(config.REQUEST_TIMEOUT_MS));
-  const limits = rateLimits({ config, guard, logger });
-  app.use(limits.perIp);
+  app.use(perIpRateLimits(limits, rateLimitClassOf(api, API_ROUTES)));
   app.use(
     jsonBody({
       limitBytes: config.BODY_LIMIT_BYTES,
@@ -174,9 +159,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       maxElements: config.BODY_MAX_ELEMENTS,
     }),
   );
-  app.use(limits.perAccount);
   app.use(async (ctx, next) => {
     ctx.state.em = orm.em.fork();
+    ctx.state.cookies = cookies;
     await next();
   });
   const health = healthRouter({ orm, redis: deps.redis, lifecycle });

@@ -5,16 +5,8 @@
  * infra never imports the service: it reads the committed manifest `BODY_ROUTES_MANIFEST`, which
  * `npm run routes:manifest` regenerates and a test keeps equal to the route table.
  */
-import { API_PREFIX, apiRoutes } from './app.js';
-import { loadConfig } from './config.js';
+import { API_PREFIX, API_ROUTES } from './http/api.js';
 import type { RouteDef } from './http/routes.js';
-import { createLogger } from './logger.js';
-import { Sessions } from './modules/auth/sessions.js';
-import { Maintenance } from './modules/admin/maintenance.js';
-import { Passwords } from './modules/users/passwords.js';
-import { Tokens } from './modules/users/tokens.js';
-import { RedisGuard } from './redis-guard.js';
-import { createRedis } from './redis.js';
 
 /** One body-accepting endpoint: method and OpenAPI-style path (`/api/articles/{slug}`). */
 export interface BodyRoute {
@@ -48,33 +40,9 @@ export function bodyRoutes(
   );
 }
 
-/**
- * The service's current body-accepting endpoints. Route definitions do not depend on settings, so
- * placeholder settings do; nothing here connects anywhere (the Redis client connects lazily).
- */
+/** The service's current body-accepting endpoints. */
 export function currentBodyRoutes(): BodyRoute[] {
-  const config = loadConfig({
-    DATABASE_URL: 'postgres://manifest@localhost:5432/manifest',
-    REDIS_URL: 'redis://localhost:6379',
-    JWT_SECRET: 'route-manifest-placeholder-secret-0123456789',
-  });
-  const logger = createLogger({ level: 'silent' });
-  const redis = createRedis(config, logger);
-  try {
-    return bodyRoutes(
-      apiRoutes({
-        passwords: new Passwords(config),
-        tokens: new Tokens(config),
-        sessions: new Sessions(new RedisGuard(redis, logger), config),
-        maintenance: new Maintenance(),
-        queueCounts: async () => [],
-        config,
-        logger,
-      }),
-    );
-  } finally {
-    redis.disconnect();
-  }
+  return bodyRoutes(API_ROUTES);
 }
 
 /** The manifest file's text (stable order, trailing newline). */

@@ -49,8 +49,49 @@ export class NotFoundError extends AppError {
   }
 }
 
-export class ConflictError extends AppError {
-  constructor(errors: ErrorBody) {
-    super(409, errors);
+/** The request body is over a size or count limit. */
+export class PayloadTooLargeError extends AppError {
+  constructor(message: string) {
+    super(413, { body: [message] });
+  }
+}
+
+/** The request body is in a media type or charset the service does not read. */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string) {
+    super(415, { body: [message] });
+  }
+}
+
+/** A rate limit is spent: retry after `retryAfterSeconds`; `limit` is the budget that ran out. */
+export class TooManyRequestsError extends AppError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    limit: number,
+  ) {
+    super(
+      429,
+      { rate: [`too many requests, retry in ${retryAfterSeconds} s`] },
+      {
+        'Retry-After': String(retryAfterSeconds),
+        'RateLimit-Limit': String(limit),
+        'RateLimit-Remaining': '0',
+        'RateLimit-Reset': String(retryAfterSeconds),
+      },
+    );
+  }
+}
+
+/**
+ * Something the request needs cannot be had right now (a store is down, writes are paused): the
+ * client should retry after `retryAfterSeconds`. `field` names what is unavailable.
+ */
+export class ServiceUnavailableError extends AppError {
+  constructor(
+    field: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(503, { [field]: [message] }, { 'Retry-After': String(retryAfterSeconds) });
   }
 }

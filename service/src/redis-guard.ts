@@ -1,4 +1,4 @@
-import { AppError } from './errors.js';
+import { ServiceUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
 
@@ -7,18 +7,14 @@ import type { Redis } from './redis.js';
  * 503 with `Retry-After` wherever it reaches the error handler; callers that can do without Redis
  * catch it and fall back instead.
  */
-export class RedisUnavailableError extends AppError {
+export class RedisUnavailableError extends ServiceUnavailableError {
   constructor(
     /** The field the error body names: what could not be reached (`session`, `queues`, …). */
     what: string,
-    readonly retryAfterSeconds: number,
+    retryAfterSeconds: number,
     options?: { cause?: unknown },
   ) {
-    super(
-      503,
-      { [what]: [`store is unavailable; retry in ${retryAfterSeconds} s`] },
-      { 'Retry-After': String(retryAfterSeconds) },
-    );
+    super(what, `store is unavailable; retry in ${retryAfterSeconds} s`, retryAfterSeconds);
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 }

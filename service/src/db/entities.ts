@@ -1,4 +1,5 @@
-import { AuditLog, Setting } from '../modules/admin/audit-log.entity.js';
+import { AuditLog } from '../modules/admin/audit-log.entity.js';
+import { Setting } from '../modules/admin/setting.entity.js';
 import { Article, ArticleTag, Favorite } from '../modules/articles/article.entity.js';
 import { Comment } from '../modules/comments/comment.entity.js';
 import { Follow } from '../modules/profiles/follow.entity.js';

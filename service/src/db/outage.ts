@@ -1,7 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Middleware } from 'koa';
-import { AppError } from '../errors.js';
-import type { AppState } from '../http/state.js';
+import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Socket-level failures: the database cannot be reached or dropped the connection. */
@@ -45,65 +43,68 @@ export interface DatabaseOutageOptions {
 }
 
 /**
- * Answers a request that failed because the database is unreachable with 503 + `Retry-After`
- * instead of a 500 with a stack trace. An outage is logged once when it starts, then as one count
- * line per `reportEveryMs`, and once when a probe finds the database back. Requests are never held
- * back: the first one after the database returns is served normally.
+ * Turns a failure to reach the database into a 503 with `Retry-After` instead of a 500 with a
+ * stack trace, for any entry point. An outage is logged once when it starts, then as one count
+ * line per `reportEveryMs`, and once when a probe finds the database back. Requests are never
+ * held back: the first one after the database returns is served normally.
  */
-export function databaseOutages(
-  orm: MikroORM,
-  logger: Logger,
-  options: DatabaseOutageOptions = {},
-): Middleware<AppState> {
-  const retryAfter = String(options.retryAfterSeconds ?? 5);
-  const everyMs = options.reportEveryMs ?? 10_000;
-  let outage: { since: number; refused: number; sinceReport: number } | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let probing = false;
+export class DatabaseOutages {
+  private readonly retryAfterSeconds: number;
+  private readonly everyMs: number;
+  private outage: { since: number; refused: number; sinceReport: number } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
 
-  const report = async () => {
-    if (!outage || probing) return;
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly logger: Logger,
+    options: DatabaseOutageOptions = {},
+  ) {
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 5;
+    this.everyMs = options.reportEveryMs ?? 10_000;
+  }
+
+  /** The 503 to answer instead of `err` when it means the database is unreachable; else undefined. */
+  refusal(err: unknown): ServiceUnavailableError | undefined {
+    if (!isConnectionFailure(err)) return undefined;
+    if (!this.outage) {
+      this.outage = { since: Date.now(), refused: 0, sinceReport: 0 };
+      this.logger.error(
+        { err: (err as Error).message },
+        'database unavailable: answering 503 until it is back',
+      );
+      this.timer = setInterval(() => void this.report(), this.everyMs);
+      this.timer.unref();
+    }
+    this.outage.refused += 1;
+    this.outage.sinceReport += 1;
+    return new ServiceUnavailableError(
+      'database',
+      `is unavailable; retry in ${this.retryAfterSeconds} s`,
+      this.retryAfterSeconds,
+    );
+  }
+
+  private async report(): Promise<void> {
+    const outage = this.outage;
+    if (!outage || this.probing) return;
     if (outage.sinceReport > 0) {
-      logger.warn({ refusedRequests: outage.sinceReport }, 'database still unavailable');
+      this.logger.warn({ refusedRequests: outage.sinceReport }, 'database still unavailable');
       outage.sinceReport = 0;
     }
-    probing = true;
+    this.probing = true;
     try {
-      await orm.em.getConnection().execute('select 1');
-      logger.info(
+      await this.orm.em.getConnection().execute('select 1');
+      this.logger.info(
         { outageMs: Date.now() - outage.since, refusedRequests: outage.refused },
         'database reachable again',
       );
-      outage = undefined;
-      clearInterval(timer);
+      this.outage = undefined;
+      clearInterval(this.timer);
     } catch {
       // Still down; the next interval reports and probes again.
     } finally {
-      probing = false;
+      this.probing = false;
     }
-  };
-
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (!isConnectionFailure(err)) throw err;
-      if (!outage) {
-        outage = { since: Date.now(), refused: 0, sinceReport: 0 };
-        logger.error(
-          { err: (err as Error).message },
-          'database unavailable: answering 503 until it is back',
-        );
-        timer = setInterval(() => void report(), everyMs);
-        timer.unref();
-      }
-      outage.refused += 1;
-      outage.sinceReport += 1;
-      throw new AppError(
-        503,
-        { database: [`is unavailable; retry in ${retryAfter} s`] },
-        { 'Retry-After': retryAfter },
-      );
-    }
-  };
+  }
 }

@@ -1,6 +1,8 @@
 import type { Middleware } from 'koa';
 import { sameSecret } from '../crypto.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import type { Maintenance } from '../modules/admin/maintenance.js';
+import { actorFor } from '../modules/auth/actor.js';
 import type { Sessions } from '../modules/auth/sessions.js';
 import type { Tokens } from '../modules/users/tokens.js';
 import { User } from '../modules/users/user.entity.js';
@@ -42,7 +44,7 @@ async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Pro
   // session keys could not be deleted from Redis at that moment.
   const revoked = user?.tokensValidAfter && session!.createdAt < user.tokensValidAfter.getTime();
   if (!session || !user || revoked) {
-    sessions.clearCookie(ctx);
+    ctx.state.cookies.clearSession(ctx);
     throw new UnauthorizedError('has expired or is invalid', 'session');
   }
   // A cookie rides along with cross-site requests; an unsafe one must prove it came from our
@@ -70,10 +72,26 @@ export function authenticator(
   const skip: Middleware<AppState> = (_ctx, next) => next();
   const check: Middleware<AppState> = async (ctx, next) => {
     const header = ctx.get('Authorization');
-    const cookie = header ? undefined : sessions.cookieId(ctx);
+    const cookie = header ? undefined : ctx.state.cookies.sessionId(ctx);
     if (header) await fromToken(ctx, tokens, header);
     else if (cookie) await fromSession(ctx, sessions, cookie);
     await next();
   };
   return (mode) => (mode === 'none' ? skip : check);
+}
+
+/**
+ * After authentication: the request's actor (`ctx.state.actor`), the user and what they may do
+ * right now (roles, ownership, the write freeze), which feature services are built with.
+ */
+export function actor(maintenance: Maintenance): Middleware<AppState> {
+  return async (ctx, next) => {
+    ctx.state.actor = await actorFor(
+      ctx.state.em,
+      maintenance,
+      ctx.state.user,
+      ctx.state.requestId,
+    );
+    await next();
+  };
 }

@@ -1,7 +1,7 @@
 import bourne from '@hapi/bourne';
 import parse from 'co-body';
 import type { Middleware } from 'koa';
-import { AppError, BadRequestError } from '../errors.js';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import type { AppState } from './state.js';
 
 declare module 'koa' {
@@ -64,9 +64,9 @@ export function checkJsonShape(
       values += 1;
     }
     if (values > limits.maxElements) {
-      throw new AppError(413, {
-        body: [`holds more than ${limits.maxElements} values (array elements and fields)`],
-      });
+      throw new PayloadTooLargeError(
+        `holds more than ${limits.maxElements} values (array elements and fields)`,
+      );
     }
   }
 }
@@ -85,7 +85,7 @@ export function jsonBody(options: JsonBodyOptions): Middleware<AppState> {
     }
     const charset = ctx.request.charset.toLowerCase();
     if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-      throw new AppError(415, { body: [`must be UTF-8 encoded (got charset=${charset})`] });
+      throw new UnsupportedMediaTypeError(`must be UTF-8 encoded (got charset=${charset})`);
     }
     // co-body: Content-Encoding undone, Content-Length checked, 413 past the limit. Bytes, not
     // text (`encoding: false` reaches raw-body, which then returns the Buffer): a lenient decode

@@ -1,5 +1,5 @@
-import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import type { Middleware } from 'koa';
+import { missingReference } from '../db/errors.js';
 import { AppError, type ErrorBody } from '../errors.js';
 import type { AppState } from './state.js';
 
@@ -63,12 +63,11 @@ export function errorHandler(): Middleware<AppState> {
         return;
       }
       // A row this request pointed at was deleted by a concurrent request between our read and
-      // our write: the target no longer exists. (`favorites_article_id_foreign` → `article`.)
-      if (err instanceof ForeignKeyConstraintViolationException) {
-        const constraint = String((err as unknown as { constraint?: string }).constraint ?? '');
-        const field = /_([a-z]+)_id_foreign$/.exec(constraint)?.[1] ?? 'resource';
+      // our write: the target no longer exists.
+      const missing = missingReference(err);
+      if (missing) {
         ctx.status = 404;
-        ctx.body = { errors: { [field]: ['not found'] }, requestId };
+        ctx.body = { errors: { [missing]: ['not found'] }, requestId };
         return;
       }
       const mapped = fromHttpError(err as HttpLikeError);

@@ -2,8 +2,10 @@ import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openap
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import { AppError, UnauthorizedError, ValidationError } from '../errors.js';
+import { UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
+import type { Services } from '../modules/services.js';
 import type { User } from '../modules/users/user.entity.js';
+import type { LimitClass } from '../rate-limits.js';
 import type { AppContext, AppState } from './state.js';
 import { fieldOf, toFieldErrors } from './validation.js';
 
@@ -24,6 +26,9 @@ export interface RouteInput<
   user: A extends 'required' ? User : User | undefined;
   /** The bearer token, when the user authenticated with one (not with a session cookie). */
   token: string | undefined;
+  /** The feature services, built for this request's unit of work and actor. */
+  services: Services;
+  /** For what only HTTP has: cookies, headers. */
   ctx: AppContext;
 }
 
@@ -54,7 +59,14 @@ export interface RouteDef<
    */
   freezable?: boolean;
   /** Error statuses beyond the ones derived from auth and input (401, 422, 400/413/415). */
-  errors?: (401 | 403 | 404 | 409)[];
+  errors?: (401 | 403 | 404)[];
+  /**
+   * The operation's rate-limit class on top of the per-IP budget every request spends
+   * (service/src/rate-limits.ts): `auth` also spends the stricter per-IP auth budget; `login`
+   * is `auth` plus failed logins counted per account, the account being `body.user.email`.
+   * @default none
+   */
+  rateLimit?: LimitClass;
   handler: (input: RouteInput<P, Q, B, A>) => Promise<unknown>;
 }
 
@@ -80,7 +92,6 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'Missing, invalid or expired token',
   403: 'Authenticated but not allowed',
   404: 'Not found',
-  409: 'Conflict',
   413: 'Body larger than BODY_LIMIT_BYTES, or with more than BODY_MAX_ELEMENTS values',
   415: 'Body is not application/json in UTF-8',
   422: 'Validation failed: unknown or invalid parameters or body fields',
@@ -183,13 +194,16 @@ function hasBody(ctx: AppContext): boolean {
   return Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
 }
 
-/** Koa middleware that authenticates per `auth`, validates input, runs the handler, responds. */
-export function toMiddleware(def: RouteDef): Middleware<AppState> {
+/** Koa middleware that checks `auth`, validates input, runs the handler, responds. */
+export function toMiddleware(
+  def: RouteDef,
+  services: (ctx: AppContext) => Services,
+): Middleware<AppState> {
   return async (ctx) => {
     const c = ctx as AppContext;
     if (def.auth === 'required' && !c.state.user) throw new UnauthorizedError();
     if (def.body && hasBody(c) && !c.is('application/json', '+json')) {
-      throw new AppError(415, { body: ['must be application/json'] });
+      throw new UnsupportedMediaTypeError('must be application/json');
     }
     const input = {
       params: parse(def.params ?? NO_PARAMS, c.params ?? {}, 'path'),
@@ -197,6 +211,7 @@ export function toMiddleware(def: RouteDef): Middleware<AppState> {
       body: def.body ? parse(def.body, c.request.body ?? {}, 'body') : undefined,
       user: def.auth === 'none' ? undefined : c.state.user,
       token: def.auth === 'none' ? undefined : c.state.token,
+      services: services(c),
       ctx: c,
     };
     const result = await def.handler(input as never);
@@ -205,17 +220,67 @@ export function toMiddleware(def: RouteDef): Middleware<AppState> {
   };
 }
 
+export interface MountOptions {
+  /** Where the operations appear in the OpenAPI document, relative to the router's prefix. */
+  basePath: string;
+  /** Middleware that runs before each route's own (authentication, actor, limits). */
+  before: (def: RouteDef) => Middleware<AppState>[];
+  /** The feature services for a request. */
+  services: (ctx: AppContext) => Services;
+}
+
 /** Mounts routes on a router: `{slug}` becomes `:slug`; order is kept (specific paths first). */
 export function mountRoutes(
   router: Router<AppState>,
   registry: OpenAPIRegistry,
-  defs: RouteDef[],
-  basePath: string,
-  before: (mode: AuthMode) => Middleware<AppState>[],
+  defs: readonly RouteDef[],
+  options: MountOptions,
 ): void {
   for (const def of defs) {
+    if (def.rateLimit === 'login' && !def.body) {
+      throw new Error(`${def.operationId}: a login-class route takes credentials in its body`);
+    }
     const koaPath = def.path.replace(/\{(\w+)\}/g, ':$1');
-    router[def.method](def.operationId, koaPath, ...before(def.auth), toMiddleware(def));
-    registerOpenApi(registry, def, basePath);
+    router[def.method](
+      def.operationId,
+      koaPath,
+      ...options.before(def),
+      toMiddleware(def, options.services),
+    );
+    registerOpenApi(registry, def, options.basePath);
   }
+}
+
+/**
+ * The rate-limit class of the route a request is for, looked up in the router before it runs
+ * (the per-IP limits spend it before the body is read).
+ */
+export function rateLimitClassOf(
+  router: Router<AppState>,
+  defs: readonly RouteDef[],
+): (ctx: AppContext) => LimitClass | undefined {
+  const classes = new Map(defs.flatMap((d) => (d.rateLimit ? [[d.operationId, d.rateLimit]] : [])));
+  const methods = new Set(
+    defs.filter((d) => d.rateLimit).map((d) => d.method.toUpperCase() as string),
+  );
+  return (ctx) => {
+    if (!methods.has(ctx.method)) return undefined;
+    for (const layer of router.match(ctx.path, ctx.method).pathAndMethod) {
+      const limit = layer.name ? classes.get(layer.name) : undefined;
+      if (limit) return limit;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * The account a `login`-class request logs in to: `user.email` of its body as the route's own
+ * schema normalises it, or undefined when the body does not validate.
+ */
+export function loginAccountOf(def: RouteDef): (ctx: AppContext) => string | undefined {
+  return (ctx) => {
+    const parsed = def.body?.safeParse(ctx.request.body);
+    const email = (parsed?.data as { user?: { email?: unknown } } | undefined)?.user?.email;
+    return parsed?.success && typeof email === 'string' ? email : undefined;
+  };
 }

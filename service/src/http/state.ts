@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context, ParameterizedContext } from 'koa';
 import type { Logger } from '../logger.js';
-import type { AppAbility } from '../modules/auth/abilities.js';
+import type { Actor } from '../modules/auth/actor.js';
 import type { User } from '../modules/users/user.entity.js';
+import type { Cookies } from './cookies.js';
 
 /** What every request carries through the middleware chain. */
 export interface AppState {
@@ -10,6 +11,8 @@ export interface AppState {
   log: Logger;
   /** Request-scoped EntityManager (forked per request, never the global one). */
   em: EntityManager;
+  /** The service's cookies (session, OIDC state), one Secure rule for all. */
+  cookies: Cookies;
   /** The authenticated user, when a valid token was presented. */
   user?: User;
   /** The raw token the user authenticated with (echoed back in RealWorld user responses). */
@@ -18,21 +21,15 @@ export interface AppState {
   authMethod?: 'token' | 'session';
   /** The session, when authenticated by cookie. */
   session?: { id: string; csrfToken: string };
-  /** What this user may do right now (roles, ownership, environment), set before every route. */
-  ability?: AppAbility;
+  /** Who is acting and what they may do right now, set after authentication on every route. */
+  actor?: Actor;
 }
 
 export type AppContext = ParameterizedContext<AppState, Context>;
 
-/** Who is acting: the user (if any), what they may do, and the request id for the audit log. */
-export interface Actor {
-  user: User | undefined;
-  ability: AppAbility;
-  requestId?: string;
-}
-
-/** The acting user, their ability and the request id, as feature services take them. */
+/** The request's actor, as feature services take it. */
 export function actorOf(ctx: AppContext): Actor {
-  if (!ctx.state.ability) throw new Error('ability not set: route mounted without abilities()');
-  return { user: ctx.state.user, ability: ctx.state.ability, requestId: ctx.state.requestId };
+  if (!ctx.state.actor)
+    throw new Error('actor not set: route mounted without the actor middleware');
+  return ctx.state.actor;
 }

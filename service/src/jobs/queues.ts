@@ -1,6 +1,7 @@
 /**
- * Queue names and job contracts shared by producers (service, outbox relay) and the worker.
- * A payload is validated by the worker before processing; one that fails is a final failure.
+ * Queue names and job contracts, defined once for whoever produces jobs (today the worker's own
+ * repeatable jobs) and the worker that runs them. A payload is validated by the worker before
+ * processing; one that fails is a final failure.
  */
 import type { JobOptions } from 'bull';
 import { z } from 'zod';

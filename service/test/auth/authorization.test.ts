@@ -1,27 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Account } from '../support/client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
-type Account = Awaited<ReturnType<TestServer['api']['register']>>;
 let admin: Account;
 let editor: Account;
 let author: Account;
 let viewer: Account;
 
-async function setRole(username: string, role: string) {
-  // Bootstrapping the first admin is an operator action on the database, as in production.
-  await server.orm.em
-    .fork()
-    .getConnection()
-    .execute('update users set role = ? where username = ?', [role, username]);
-}
-
 beforeAll(async () => {
   server = await startTestServer();
+  // Bootstrapping the first admin is an operator action on the database, as in production.
   [admin, editor, author, viewer] = (await Promise.all(
-    ['admin', 'editor', 'author', 'viewer'].map((p) => server.api.register(p)),
+    ['admin', 'editor', 'author', 'viewer'].map((p) =>
+      server.register(p, p === 'admin' ? 'admin' : undefined),
+    ),
   )) as [Account, Account, Account, Account];
-  await setRole(admin.username, 'admin');
   const res = await server.api.put(`/admin/users/${editor.username}/role`, {
     token: admin.token,
     body: { user: { role: 'editor' } },

@@ -12,6 +12,7 @@ import {
   type Operation,
 } from '../support/contract.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { report } from '../support/report.js';
 
 /*
  * Coverage by contract: every (operation × documented status) of our published OpenAPI document
@@ -46,10 +47,7 @@ beforeAll(async () => {
     await api.register('bob'),
     await api.register('admin'),
   ];
-  await server.orm.em
-    .fork()
-    .getConnection()
-    .execute('update users set role = ? where username = ?', ['admin', admin.username]);
+  await server.setRole(admin.username, 'admin');
   article = await api.createArticle(alice.token, { tagList: ['contract'] });
   const created = await api.post(`/articles/${article.slug}/comments`, {
     token: alice.token,
@@ -526,7 +524,7 @@ describe('the contract', () => {
     const documented = documentedPairs(ours);
     expect(documented.length).toBeGreaterThan(70);
     const missing = documented.filter((pair) => !api.exercised.has(pair));
-    console.log(
+    report(
       `contract coverage: ${documented.length - missing.length}/${documented.length} ` +
         `operation × status pairs, ${[...api.exercised.values()].reduce((a, b) => a + b, 0)} responses ` +
         `(${api.contract.validated.ours} validated against ours, ` +

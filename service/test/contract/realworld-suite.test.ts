@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import newman, { type NewmanRunSummary } from 'newman';
 import { REALWORLD_DIR } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { report } from '../support/report.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -38,7 +39,7 @@ describe('RealWorld conformance suite (newman)', () => {
     const failures = summary.run.failures.map(
       (f) => `${f.source?.name ?? '?'}: ${f.error?.test ?? ''} ${f.error?.message ?? ''}`,
     );
-    console.log(
+    report(
       `newman: ${requests.total} requests (${requests.failed} failed), ` +
         `${assertions.total} assertions (${assertions.failed} failed)`,
     );

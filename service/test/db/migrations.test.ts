@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { FOREIGN_KEYS } from '../../src/db/errors.js';
 import { connectOrm, type Orm } from '../../src/db/orm.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
 let orm: Orm;
+/** The migrations that ran on the empty database, before any test. */
+let applied: unknown[];
 beforeAll(async () => {
   db = await createTestDatabase({ migrate: false });
   orm = await connectOrm({ DATABASE_URL: db.url, DATABASE_SSL: 'disable', DATABASE_POOL_MAX: 2 });
+  applied = await orm.migrator.up();
 });
 afterAll(async () => {
   await orm.close(true);
@@ -15,7 +19,6 @@ afterAll(async () => {
 
 describe('migrations', () => {
   it('when applied to an empty database, then all run and none stay pending', async () => {
-    const applied = await orm.migrator.up();
     expect(applied.length).toBeGreaterThan(0);
     expect(await orm.migrator.getPending()).toEqual([]);
   });
@@ -50,5 +53,14 @@ describe('migrations', () => {
         'tags_name_unique',
       ]),
     );
+  });
+
+  it('when a foreign key is violated, then the entities name it, so the answer is a 404 naming the relation', async () => {
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute(`select conname from pg_constraint where contype = 'f' order by conname`);
+    expect(rows.map((r) => String(r.conname)).sort()).toEqual([...FOREIGN_KEYS.keys()].sort());
+    expect(FOREIGN_KEYS.get('favorites_article_id_foreign')).toBe('article');
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ApiResponse } from '../support/client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { startSession } from '../support/sessions.js';
 import { startPrivateStore, type PrivateStore } from '../support/stores.js';
 import { until } from '../support/wait.js';
 
@@ -26,17 +27,8 @@ beforeAll(async () => {
   });
   const user = await server.api.register('outage');
   token = user.token;
-  const admin = await server.api.register('outageadmin');
-  await server.orm.em
-    .fork()
-    .getConnection()
-    .execute('update users set role = ? where username = ?', ['admin', admin.username]);
-  adminToken = admin.token;
-  const login = await server.api.post('/sessions', {
-    body: { user: { email: user.email, password: user.password } },
-  });
-  expect(login.status).toBe(201);
-  cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  adminToken = (await server.register('outageadmin', 'admin')).token;
+  cookie = (await startSession(server, user)).cookie;
 }, 60_000);
 
 afterAll(async () => {

@@ -13,6 +13,18 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
+/** A registered user's credentials and token. */
+export interface Account {
+  username: string;
+  email: string;
+  password: string;
+  token: string;
+}
+
+/** A response body as text, whatever it parsed as. */
+export const bodyText = (res: ApiResponse) =>
+  typeof res.body === 'string' ? res.body : (JSON.stringify(res.body) ?? '');
+
 let counter = 0;
 /** A username/email pair no other test in this run uses. */
 export function uniqueUser(prefix = 'user') {
@@ -56,7 +68,7 @@ export class ApiClient {
     this.request<T>('DELETE', path, options);
 
   /** Registers a fresh user and returns its credentials and token. */
-  async register(prefix = 'user') {
+  async register(prefix = 'user'): Promise<Account> {
     const user = uniqueUser(prefix);
     const res = await this.post('/users', { body: { user } });
     if (res.status !== 201)

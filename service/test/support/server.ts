@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { Role } from '../../src/modules/users/user.entity.js';
 import { connectOrm } from '../../src/db/orm.js';
 import { connectRedis, createRedis, type Redis } from '../../src/redis.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
-import { ApiClient } from './client.js';
+import { ApiClient, type Account } from './client.js';
 import { memoryLogger } from './logs.js';
 
 export interface TestServer {
@@ -19,6 +20,15 @@ export interface TestServer {
   db: TestDatabase;
   /** Every log line the service wrote, as parsed JSON. */
   logs: Record<string, unknown>[];
+  /** Runs parameterized SQL on the test's database, outside any request. */
+  sql<T = Record<string, any>>(query: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Gives a user a role in the database, as an operator makes the first admin (there is no API
+   * for it).
+   */
+  setRole(username: string, role: Role): Promise<void>;
+  /** Registers a fresh user through the API, then gives it `role` if one is named. */
+  register(prefix?: string, role?: Role): Promise<Account>;
   close(): Promise<void>;
 }
 
@@ -50,14 +60,27 @@ export async function startTestServer(
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
+  const api = new ApiClient(`${baseUrl}/api`);
+  const sql = <T = Record<string, any>>(query: string, params: unknown[] = []) =>
+    orm.em.fork().getConnection().execute<T[]>(query, params);
+  const setRole = async (username: string, role: Role) => {
+    await sql('update users set role = ? where username = ?', [role, username]);
+  };
   return {
     baseUrl,
-    api: new ApiClient(`${baseUrl}/api`),
+    api,
     config,
     orm,
     redis,
     db,
     logs,
+    sql,
+    setRole,
+    async register(prefix, role) {
+      const account = await api.register(prefix);
+      if (role) await setRole(account.username, role);
+      return account;
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

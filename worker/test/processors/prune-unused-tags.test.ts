@@ -32,10 +32,11 @@ describe('prune-unused-tags', () => {
       passwordHash: 'not-a-real-hash',
     });
     await em.flush();
-    const articles = new ArticlesService(em, {
-      user: author,
-      ability: defineAbilityFor(author, { writeFreeze: false }),
-    });
+    const articles = new ArticlesService(
+      em,
+      { user: author, ability: defineAbilityFor(author, { writeFreeze: false }) },
+      {},
+    );
     const gone = await articles.create({
       title: 'Going away',
       description: 'd',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pagination } from '../../http/schemas.js';
+import { pagination } from '../common.schemas.js';
 import { ROLES } from '../users/user.entity.js';
 
 export const AdminUserSchema = z
@@ -12,6 +12,8 @@ export const AdminUserSchema = z
     createdAt: z.iso.datetime(),
   })
   .meta({ id: 'AdminUser' });
+
+export type AdminUser = z.infer<typeof AdminUserSchema>;
 
 export const AdminUserResponse = z
   .object({ user: AdminUserSchema })
@@ -44,6 +46,8 @@ export const AuditEntrySchema = z
     createdAt: z.iso.datetime(),
   })
   .meta({ id: 'AuditEntry' });
+
+export type AuditEntryDto = z.infer<typeof AuditEntrySchema>;
 
 export const AuditLogResponse = z
   .object({ entries: z.array(AuditEntrySchema), entriesCount: z.number().int() })

@@ -1,23 +1,22 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { revokeAll } from '../auth/auth.routes.js';
-import type { Actor } from '../../http/state.js';
-import { authorize } from '../auth/abilities.js';
-import type { Sessions } from '../auth/sessions.js';
-import { User, type Role } from '../users/user.entity.js';
-import { AuditLog } from './audit-log.entity.js';
-import { recordAudit } from './audit.js';
-import type { Maintenance } from './maintenance.js';
 import type { QueueCounts } from '../../jobs/queue.js';
+import type { SessionsService } from '../auth/sessions.service.js';
+import { FeatureService, type Page, type ServiceFactory } from '../feature-service.js';
+import { User, type Role } from '../users/user.entity.js';
+import type { AdminUser, AuditEntryDto } from './admin.schemas.js';
+import { AuditLog } from './audit-log.entity.js';
+import type { Maintenance } from './maintenance.js';
 
 export interface AdminDeps {
-  sessions: Sessions;
+  /** Suspension revokes the user's sessions and tokens. */
+  sessions: ServiceFactory<SessionsService>;
   maintenance: Maintenance;
   /** Job counts of every queue (503 while Redis cannot answer). */
   queueCounts: () => Promise<QueueCounts[]>;
 }
 
-const toAdminUser = (u: User) => ({
+const toAdminUser = (u: User): AdminUser => ({
   id: u.id,
   username: u.username,
   email: u.email,
@@ -26,29 +25,38 @@ const toAdminUser = (u: User) => ({
   createdAt: u.createdAt.toISOString(),
 });
 
-/** User administration, the audit log and the write freeze; every change is audited. */
-export class AdminService {
-  constructor(
-    private readonly em: EntityManager,
-    private readonly actor: Actor,
-    private readonly deps: AdminDeps,
-  ) {
-    authorize(actor.ability, 'manage', 'Admin', 'only admins may do this');
+/**
+ * User administration, the audit log and the write freeze; admins only, and every change is
+ * audited.
+ */
+export class AdminService extends FeatureService<AdminDeps> {
+  private authorizeAdmin(): void {
+    this.authorize('manage', 'Admin', 'only admins may do this');
   }
 
-  private audit(em: EntityManager, action: string, target: User, before: object, after: object) {
-    recordAudit(em, {
-      actorId: this.actor.user?.id,
+  private auditUser(
+    em: EntityManager,
+    action: string,
+    target: User,
+    before: object,
+    after: object,
+  ) {
+    this.audit(em, {
       action,
       targetType: 'user',
       targetId: target.id,
       before: before as Record<string, unknown>,
       after: after as Record<string, unknown>,
-      requestId: this.actor.requestId,
     });
   }
 
-  async listUsers(query: { q?: string; role?: Role; limit: number; offset: number }) {
+  async listUsers(query: {
+    q?: string;
+    role?: Role;
+    limit: number;
+    offset: number;
+  }): Promise<Page<AdminUser>> {
+    this.authorizeAdmin();
     const where = {
       ...(query.role ? { role: query.role } : {}),
       ...(query.q
@@ -65,7 +73,7 @@ export class AdminService {
       limit: query.limit,
       offset: query.offset,
     });
-    return { users: users.map(toAdminUser), usersCount };
+    return { items: users.map(toAdminUser), count: usersCount };
   }
 
   private async byUsername(em: EntityManager, username: string): Promise<User> {
@@ -74,7 +82,8 @@ export class AdminService {
     return user;
   }
 
-  async changeRole(username: string, role: Role) {
+  async changeRole(username: string, role: Role): Promise<AdminUser> {
+    this.authorizeAdmin();
     return this.em.transactional(async (em) => {
       const user = await this.byUsername(em, username);
       if (user.id === this.actor.user?.id) {
@@ -82,14 +91,15 @@ export class AdminService {
       }
       const before = { role: user.role };
       user.role = role;
-      this.audit(em, 'user.role', user, before, { role });
+      this.auditUser(em, 'user.role', user, before, { role });
       await em.flush();
-      return { user: toAdminUser(user) };
+      return toAdminUser(user);
     });
   }
 
   /** Suspends: no more logins, and every existing session and token stops working at once. */
-  async suspend(username: string) {
+  async suspend(username: string): Promise<AdminUser> {
+    this.authorizeAdmin();
     const user = await this.em.transactional(async (em) => {
       const target = await this.byUsername(em, username);
       if (target.id === this.actor.user?.id) {
@@ -97,24 +107,25 @@ export class AdminService {
       }
       if (!target.suspendedAt) {
         target.suspendedAt = new Date();
-        this.audit(em, 'user.suspend', target, { suspended: false }, { suspended: true });
+        this.auditUser(em, 'user.suspend', target, { suspended: false }, { suspended: true });
       }
       await em.flush();
       return target;
     });
-    await revokeAll(this.em, this.deps.sessions, user);
-    return { user: toAdminUser(user) };
+    await this.deps.sessions(this.em, this.actor).revokeAll(user);
+    return toAdminUser(user);
   }
 
-  async reactivate(username: string) {
+  async reactivate(username: string): Promise<AdminUser> {
+    this.authorizeAdmin();
     return this.em.transactional(async (em) => {
       const user = await this.byUsername(em, username);
       if (user.suspendedAt) {
         user.suspendedAt = null;
-        this.audit(em, 'user.reactivate', user, { suspended: true }, { suspended: false });
+        this.auditUser(em, 'user.reactivate', user, { suspended: true }, { suspended: false });
       }
       await em.flush();
-      return { user: toAdminUser(user) };
+      return toAdminUser(user);
     });
   }
 
@@ -124,7 +135,8 @@ export class AdminService {
     targetId?: string;
     limit: number;
     offset: number;
-  }) {
+  }): Promise<Page<AuditEntryDto>> {
+    this.authorizeAdmin();
     const where = {
       ...(query.action ? { action: query.action } : {}),
       ...(query.targetType ? { targetType: query.targetType } : {}),
@@ -137,7 +149,7 @@ export class AdminService {
       offset: query.offset,
     });
     return {
-      entries: entries.map((e) => ({
+      items: entries.map((e) => ({
         id: e.id,
         actor: e.actor?.username ?? null,
         action: e.action,
@@ -148,35 +160,36 @@ export class AdminService {
         requestId: e.requestId ?? null,
         createdAt: e.createdAt.toISOString(),
       })),
-      entriesCount,
+      count: entriesCount,
     };
   }
 
   /** Job counts per queue, read from Redis. */
-  async queues() {
-    return { queues: await this.deps.queueCounts() };
+  async queues(): Promise<QueueCounts[]> {
+    this.authorizeAdmin();
+    return this.deps.queueCounts();
   }
 
-  async maintenance() {
-    return { maintenance: { writeFreeze: await this.deps.maintenance.writeFreeze(this.em) } };
+  async maintenance(): Promise<{ writeFreeze: boolean }> {
+    this.authorizeAdmin();
+    return { writeFreeze: await this.deps.maintenance.writeFreeze(this.em) };
   }
 
-  async setMaintenance(writeFreeze: boolean) {
+  async setMaintenance(writeFreeze: boolean): Promise<{ writeFreeze: boolean }> {
+    this.authorizeAdmin();
     await this.em.transactional(async (em) => {
       const before = await this.deps.maintenance.writeFreeze(em);
       await this.deps.maintenance.setWriteFreeze(em, writeFreeze);
-      recordAudit(em, {
-        actorId: this.actor.user?.id,
+      this.audit(em, {
         action: 'maintenance.writeFreeze',
         targetType: 'setting',
         targetId: 'writeFreeze',
         before: { writeFreeze: before },
         after: { writeFreeze },
-        requestId: this.actor.requestId,
       });
       await em.flush();
     });
-    return { maintenance: { writeFreeze } };
+    return { writeFreeze };
   }
 }
 

@@ -8,7 +8,13 @@ export const AuditLogSchema = defineEntity({
   properties: {
     id: p.integer().primary(),
     /** The acting user; kept as null if that user is later deleted. */
-    actor: () => p.manyToOne(User).nullable().deleteRule('set null').index('audit_log_actor_idx'),
+    actor: () =>
+      p
+        .manyToOne(User)
+        .nullable()
+        .deleteRule('set null')
+        .index('audit_log_actor_idx')
+        .foreignKeyName('audit_log_actor_id_foreign'),
     action: p.string().length(64),
     targetType: p.string().length(32),
     targetId: p.string().length(64),
@@ -25,20 +31,3 @@ export const AuditLogSchema = defineEntity({
 
 export class AuditLog extends AuditLogSchema.class {}
 AuditLogSchema.setClass(AuditLog);
-
-/** Durable runtime switches (e.g. the write freeze), changed through the admin API. */
-export const SettingSchema = defineEntity({
-  name: 'Setting',
-  tableName: 'settings',
-  properties: {
-    key: p.string().length(64).primary(),
-    value: p.json<unknown>(),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
-  },
-});
-
-export class Setting extends SettingSchema.class {}
-SettingSchema.setClass(Setting);

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Setting } from './audit-log.entity.js';
+import { Setting } from './setting.entity.js';
 
 const KEY = 'writeFreeze';
 

@@ -16,7 +16,8 @@ export const ArticleSchema = defineEntity({
     body: p.text(),
     /** Drafts are visible only to their author and to editors. */
     status: p.enum(ARTICLE_STATUSES).default('published'),
-    author: () => p.manyToOne(User).deleteRule('cascade'),
+    author: () =>
+      p.manyToOne(User).deleteRule('cascade').foreignKeyName('articles_author_id_foreign'),
     /** Denormalised count of `favorites` rows, changed in the same transaction as the rows. */
     favoritesCount: p.integer().default(0),
     createdAt: p.datetime().onCreate(() => new Date()),
@@ -41,8 +42,19 @@ export const ArticleTagSchema = defineEntity({
   name: 'ArticleTag',
   tableName: 'article_tags',
   properties: {
-    article: () => p.manyToOne(Article).primary().deleteRule('cascade'),
-    tag: () => p.manyToOne(Tag).primary().deleteRule('cascade').index('article_tags_tag_idx'),
+    article: () =>
+      p
+        .manyToOne(Article)
+        .primary()
+        .deleteRule('cascade')
+        .foreignKeyName('article_tags_article_id_foreign'),
+    tag: () =>
+      p
+        .manyToOne(Tag)
+        .primary()
+        .deleteRule('cascade')
+        .index('article_tags_tag_idx')
+        .foreignKeyName('article_tags_tag_id_foreign'),
   },
 });
 
@@ -54,9 +66,15 @@ export const FavoriteSchema = defineEntity({
   name: 'Favorite',
   tableName: 'favorites',
   properties: {
-    user: () => p.manyToOne(User).primary().deleteRule('cascade'),
+    user: () =>
+      p.manyToOne(User).primary().deleteRule('cascade').foreignKeyName('favorites_user_id_foreign'),
     article: () =>
-      p.manyToOne(Article).primary().deleteRule('cascade').index('favorites_article_idx'),
+      p
+        .manyToOne(Article)
+        .primary()
+        .deleteRule('cascade')
+        .index('favorites_article_idx')
+        .foreignKeyName('favorites_article_id_foreign'),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

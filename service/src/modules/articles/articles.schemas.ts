@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { longText, pagination, singleLine } from '../../http/schemas.js';
+import { longText, pagination, singleLine } from '../common.schemas.js';
 import { ProfileSchema } from '../profiles/profiles.schemas.js';
 import { ARTICLE_STATUSES } from './article.entity.js';
 

@@ -1,9 +1,8 @@
 import { LockMode, sql, type EntityManager, type QueryBuilder } from '@mikro-orm/postgresql';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { NotFoundError } from '../../errors.js';
-import { recordAudit } from '../admin/audit.js';
-import type { Actor } from '../../http/state.js';
-import { asArticle, authorize } from '../auth/abilities.js';
+import { asArticle } from '../auth/abilities.js';
+import { FeatureService, type Page } from '../feature-service.js';
 import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
 import { Follow } from '../profiles/follow.entity.js';
 import { Tag } from '../tags/tag.entity.js';
@@ -49,19 +48,13 @@ export async function lockArticle(
 
 const SLUG_ATTEMPTS = 5;
 
+/** Collaborators of the articles service: none yet (a read model and a cache would come here). */
+export type ArticlesDeps = Record<string, never>;
+
 /** Articles, their tags and favorites. */
-export class ArticlesService {
-  constructor(
-    private readonly em: EntityManager,
-    private readonly actor: Actor,
-  ) {}
-
-  private get viewer() {
-    return this.actor.user;
-  }
-
-  async list(filter: ArticleFilter) {
-    const viewer = this.viewer;
+export class ArticlesService extends FeatureService<ArticlesDeps> {
+  async list(filter: ArticleFilter): Promise<Page<ArticleListItemDto>> {
+    const viewer = this.actor.user;
     const qb = this.em.createQueryBuilder(Article, 'a');
     if (filter.status === 'draft') {
       qb.where({ status: 'draft' });
@@ -92,8 +85,8 @@ export class ArticlesService {
     return this.page(qb, filter);
   }
 
-  async feed(page: { limit: number; offset: number }) {
-    const viewer = this.viewer!;
+  async feed(page: { limit: number; offset: number }): Promise<Page<ArticleListItemDto>> {
+    const viewer = this.user;
     const followees = this.em
       .createQueryBuilder(Follow, 'fo')
       .select('fo.followee')
@@ -107,8 +100,8 @@ export class ArticlesService {
   private async page(
     qb: QueryBuilder<Article, 'a'>,
     page: { limit: number; offset: number },
-  ): Promise<{ articles: ArticleListItemDto[]; articlesCount: number }> {
-    const articlesCount = await qb.clone().getCount();
+  ): Promise<Page<ArticleListItemDto>> {
+    const count = await qb.clone().getCount();
     const rows = await qb
       .select(['a.id'])
       .orderBy({ createdAt: 'desc', id: 'desc' })
@@ -119,7 +112,7 @@ export class ArticlesService {
     const articles = await this.em.find(Article, { id: { $in: ids } }, { populate: ['author'] });
     const byId = new Map(articles.map((a) => [a.id, a]));
     const ordered = ids.map((id) => byId.get(id)).filter((a): a is Article => a !== undefined);
-    return { articles: await this.toDtos(ordered), articlesCount };
+    return { items: await this.toDtos(ordered), count };
   }
 
   async get(slug: string): Promise<ArticleDto> {
@@ -129,8 +122,8 @@ export class ArticlesService {
   }
 
   async create(input: ArticleInput): Promise<ArticleDto> {
-    authorize(this.actor.ability, 'create', 'Article', 'your role may not write articles');
-    const author = this.viewer!;
+    this.authorize('create', 'Article', 'your role may not write articles');
+    const author = this.user;
     const article = await this.withUniqueSlug(input.title, async (em, slug) => {
       const created = em.create(Article, {
         slug,
@@ -149,8 +142,7 @@ export class ArticlesService {
 
   async update(slug: string, changes: Partial<ArticleInput>): Promise<ArticleDto> {
     const existing = await this.bySlug(slug);
-    authorize(
-      this.actor.ability,
+    this.authorize(
       'update',
       asArticle(facts(existing)),
       'only the author or an editor can change this article',
@@ -170,16 +162,14 @@ export class ArticlesService {
           await this.replaceTags(em, article.id, tagList);
           article.updatedAt = new Date();
         }
-        if (article.author.id !== this.viewer!.id) {
+        if (article.author.id !== this.user.id) {
           // An editor changing someone else's article is a privileged action.
-          recordAudit(em, {
-            actorId: this.viewer!.id,
+          this.audit(em, {
             action: 'article.update',
             targetType: 'article',
             targetId: article.id,
             before: { slug: existing.slug, title: existing.title, status: existing.status },
             after: { slug: article.slug, title: article.title, status: article.status },
-            requestId: this.actor.requestId,
           });
         }
         await em.flush();
@@ -192,22 +182,15 @@ export class ArticlesService {
 
   async delete(slug: string): Promise<void> {
     const article = await this.bySlug(slug);
-    authorize(
-      this.actor.ability,
-      'delete',
-      asArticle(facts(article)),
-      'only the author can delete this article',
-    );
+    this.authorize('delete', asArticle(facts(article)), 'only the author can delete this article');
     // Comments, favorites and tag rows go with it (ON DELETE CASCADE).
     await this.em.transactional(async (em) => {
-      if (article.author.id !== this.viewer!.id) {
-        recordAudit(em, {
-          actorId: this.viewer!.id,
+      if (article.author.id !== this.user.id) {
+        this.audit(em, {
           action: 'article.delete',
           targetType: 'article',
           targetId: article.id,
           before: { slug: article.slug, title: article.title, authorId: article.author.id },
-          requestId: this.actor.requestId,
         });
       }
       await em.nativeDelete(Article, { id: article.id });
@@ -215,14 +198,9 @@ export class ArticlesService {
   }
 
   async favorite(slug: string): Promise<ArticleDto> {
-    const user = this.viewer!;
+    const user = this.user;
     const article = await this.bySlug(slug);
-    authorize(
-      this.actor.ability,
-      'favorite',
-      asArticle(facts(article)),
-      'drafts cannot be favorited',
-    );
+    this.authorize('favorite', asArticle(facts(article)), 'drafts cannot be favorited');
     await this.em.transactional(async (em) => {
       await lockArticle(em, article.id);
       const inserted = await em
@@ -237,9 +215,9 @@ export class ArticlesService {
   }
 
   async unfavorite(slug: string): Promise<ArticleDto> {
-    const user = this.viewer!;
+    const user = this.user;
     const article = await this.bySlug(slug);
-    authorize(this.actor.ability, 'favorite', asArticle(facts(article)));
+    this.authorize('favorite', asArticle(facts(article)));
     await this.em.transactional(async (em) => {
       await lockArticle(em, article.id);
       const deleted = await em.nativeDelete(Favorite, { user: user.id, article: article.id });
@@ -274,7 +252,9 @@ export class ArticlesService {
 
   /**
    * Runs `write` in a transaction with the title's slug; if a concurrent writer took that slug,
-   * retries with a random suffix. The unique constraint is the arbiter, not a prior SELECT.
+   * retries with a random suffix. The unique constraint is the arbiter: the count before the
+   * first attempt only skips a write that would certainly collide, and a slug taken after it
+   * fails the insert, which is retried.
    */
   private async withUniqueSlug<T>(
     title: string,
@@ -314,7 +294,7 @@ export class ArticlesService {
 
   /** List-item shapes (no body: lists never pay for Markdown rendering). */
   private async toDtos(articles: Article[]): Promise<ArticleListItemDto[]> {
-    const viewer = this.viewer;
+    const viewer = this.actor.user;
     if (articles.length === 0) return [];
     const ids = articles.map((a) => a.id);
     const [tagRows, favoriteRows, following] = await Promise.all([

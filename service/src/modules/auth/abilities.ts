@@ -5,7 +5,7 @@ import {
   subject,
   type MongoAbility,
 } from '@casl/ability';
-import { AppError, ForbiddenError } from '../../errors.js';
+import { ForbiddenError, ServiceUnavailableError } from '../../errors.js';
 import type { ArticleStatus } from '../articles/article.entity.js';
 import type { Role, User } from '../users/user.entity.js';
 
@@ -103,11 +103,7 @@ export function authorize(
     CaslForbidden.from(ability).throwUnlessCan(action, target);
   } catch (err) {
     if (err instanceof CaslForbidden && err.message === WRITE_FREEZE) {
-      throw new AppError(
-        503,
-        { service: ['is in maintenance: writes are paused'] },
-        { 'Retry-After': '60' },
-      );
+      throw new ServiceUnavailableError('service', 'is in maintenance: writes are paused', 60);
     }
     if (err instanceof CaslForbidden) throw new ForbiddenError(message);
     throw err;

@@ -1,19 +1,12 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Middleware } from 'koa';
 import type { Config } from '../../config.js';
-import { BadRequestError, NotFoundError } from '../../errors.js';
-import type { AppState } from '../../http/state.js';
-import type { RedisGuard } from '../../redis-guard.js';
-import type { Passwords } from '../users/passwords.js';
-import {
-  accountFor,
-  OidcFlows,
-  OidcProviders,
-  ProviderError,
-  type OidcTestOnlyOptions,
-} from './oidc.js';
-import type { Sessions } from './sessions.js';
 import { sameSecret } from '../../crypto.js';
+import { BadRequestError, NotFoundError } from '../../errors.js';
+import type { AppContext, AppState } from '../../http/state.js';
+import type { RedisGuard } from '../../redis-guard.js';
+import type { Services } from '../services.js';
+import { OidcFlows, OidcProviders, ProviderError, type OidcTestOnlyOptions } from './oidc.js';
 
 export interface OidcRoutesDeps {
   config: Pick<
@@ -23,12 +16,12 @@ export interface OidcRoutesDeps {
     | 'PUBLIC_URL'
     | 'REDIS_KEY_PREFIX'
     | 'SESSION_COOKIE_NAME'
-    | 'SESSION_COOKIE_SECURE'
-    | 'NODE_ENV'
   >;
   guard: RedisGuard;
-  sessions: Sessions;
-  passwords: Passwords;
+  /** Runs before the routes: sets the request's (anonymous) actor. */
+  actor: Middleware<AppState>;
+  /** The feature services for a request. */
+  services: (ctx: AppContext) => Services;
   /** Where the router is mounted (`/api/auth/oidc`); the redirect URIs are built from it. */
   prefix: string;
   /** See OidcTestOnlyOptions: tests only. */
@@ -41,11 +34,12 @@ export interface OidcRoutesDeps {
  * errors still use the service's JSON error body. The result is an ordinary cookie session.
  */
 export function oidcRouter(deps: OidcRoutesDeps): Router<AppState> {
-  const { config, sessions } = deps;
+  const { config } = deps;
   // Throws ConfigError at boot for a provider without issuer or preset.
   const providers = new OidcProviders(config.OIDC_PROVIDERS, deps.testOnly);
   const flows = new OidcFlows(deps.guard, config.REDIS_KEY_PREFIX);
   const router = new Router<AppState>({ prefix: deps.prefix });
+  router.use(deps.actor);
 
   const redirectUri = (name: string) =>
     new URL(`${deps.prefix}/${name}/callback`, config.PUBLIC_URL).toString();
@@ -53,20 +47,12 @@ export function oidcRouter(deps: OidcRoutesDeps): Router<AppState> {
   // The state also rides in a cookie scoped to this provider's callback: a callback completed in
   // another browser (login CSRF, a forwarded link) lacks it and fails.
   const stateCookie = `${config.SESSION_COOKIE_NAME}_oidc`;
-  const cookieOptions = (name: string) => {
-    const secure = config.SESSION_COOKIE_SECURE ?? config.NODE_ENV === 'production';
-    return { httpOnly: true, sameSite: 'lax' as const, secure, path: `${deps.prefix}/${name}/` };
-  };
-  const setStateCookie = (ctx: Context, name: string, value: string) => {
-    const options = cookieOptions(name);
-    // Behind a TLS-terminating load balancer the request looks insecure; the browser is not.
-    if (options.secure) ctx.cookies.secure = true;
-    ctx.cookies.set(stateCookie, value, {
-      ...options,
-      maxAge: value ? OidcFlows.ttlSeconds * 1000 : 0,
-      overwrite: true,
+  const setStateCookie = (ctx: AppContext, name: string, value: string) =>
+    ctx.state.cookies.set(ctx, stateCookie, value, {
+      path: `${deps.prefix}/${name}/`,
+      sameSite: 'lax',
+      maxAgeMs: value ? OidcFlows.ttlSeconds * 1000 : 0,
     });
-  };
 
   const provider = (name: string) => {
     const found = providers.get(name);
@@ -78,7 +64,7 @@ export function oidcRouter(deps: OidcRoutesDeps): Router<AppState> {
     const idp = provider(ctx.params.provider!);
     const { url, state, flow } = await idp.start(redirectUri(idp.name));
     await flows.save(state, flow);
-    setStateCookie(ctx, idp.name, state);
+    setStateCookie(ctx as AppContext, idp.name, state);
     ctx.redirect(url.toString());
   });
 
@@ -86,7 +72,7 @@ export function oidcRouter(deps: OidcRoutesDeps): Router<AppState> {
     const idp = provider(ctx.params.provider!);
     const cookieState = ctx.cookies.get(stateCookie) ?? '';
     const queryState = typeof ctx.query.state === 'string' ? ctx.query.state : '';
-    setStateCookie(ctx, idp.name, '');
+    setStateCookie(ctx as AppContext, idp.name, '');
     if (!cookieState || !queryState || !sameSecret(cookieState, queryState)) {
       throw new BadRequestError({ state: ['is missing or does not match this browser'] });
     }
@@ -112,13 +98,11 @@ export function oidcRouter(deps: OidcRoutesDeps): Router<AppState> {
       }
       throw err;
     }
-    const { user, created } = await accountFor(ctx.state.em, deps.passwords, identity);
-
     // Like a password login: any earlier session of this browser ends, the new one has a new id.
-    const previous = sessions.cookieId(ctx);
-    if (previous) await sessions.destroy(previous, user.id).catch(() => undefined);
-    const { id } = await sessions.create(user.id);
-    sessions.setCookie(ctx, id);
+    const { id, user, created } = await deps
+      .services(ctx as AppContext)
+      .sessions.loginWithProvider(identity, ctx.state.cookies.sessionId(ctx));
+    ctx.state.cookies.setSession(ctx, id);
     ctx.state.log.info({ provider: idp.name, userId: user.id, created }, 'oidc login');
     ctx.redirect(config.OIDC_SUCCESS_REDIRECT);
   });

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Context } from 'koa';
 import type { Config } from '../../config.js';
 import { sha256 } from '../../crypto.js';
 import type { RedisGuard } from '../../redis-guard.js';
@@ -13,22 +12,17 @@ export interface Session {
 
 type SessionConfig = Pick<
   Config,
-  | 'REDIS_KEY_PREFIX'
-  | 'SESSION_IDLE_TIMEOUT_SECONDS'
-  | 'SESSION_ABSOLUTE_TIMEOUT_SECONDS'
-  | 'SESSION_COOKIE_NAME'
-  | 'SESSION_COOKIE_SECURE'
-  | 'SESSION_SAMESITE'
-  | 'NODE_ENV'
+  'REDIS_KEY_PREFIX' | 'SESSION_IDLE_TIMEOUT_SECONDS' | 'SESSION_ABSOLUTE_TIMEOUT_SECONDS'
 >;
 
 /**
- * Server-side sessions in Redis. The cookie holds a random id; Redis holds only its SHA-256, so
- * a leaked Redis dump cannot be replayed as cookies. Sessions end after SESSION_IDLE_TIMEOUT of
- * disuse (Redis TTL, refreshed on use) or SESSION_ABSOLUTE_TIMEOUT after login, whichever is first.
- * Every call goes through the Redis guard: while Redis cannot answer, each method rejects with
- * RedisUnavailableError (503 + Retry-After) rather than pretending the session does not exist,
- * so an outage never logs anyone out. Token authentication does not need Redis.
+ * The session store: server-side sessions in Redis. The cookie holds a random id; Redis holds
+ * only its SHA-256, so a leaked Redis dump cannot be replayed as cookies. Sessions end after
+ * SESSION_IDLE_TIMEOUT of disuse (Redis TTL, refreshed on use) or SESSION_ABSOLUTE_TIMEOUT after
+ * login, whichever is first. Every call goes through the Redis guard: while Redis cannot answer,
+ * each method rejects with RedisUnavailableError (503 + Retry-After) rather than pretending the
+ * session does not exist, so an outage never logs anyone out. Token authentication does not need
+ * Redis. The cookie that carries the id belongs to the HTTP layer (`http/cookies.ts`).
  */
 export class Sessions {
   constructor(
@@ -101,41 +95,5 @@ export class Sessions {
       const keys = hashes.map((h) => `${this.config.REDIS_KEY_PREFIX}sess:${h}`);
       await redis.del(this.userKey(userId), ...keys);
     });
-  }
-
-  private secure(): boolean {
-    return this.config.SESSION_COOKIE_SECURE ?? this.config.NODE_ENV === 'production';
-  }
-
-  /** httpOnly, SameSite, Secure in production; path `/` so it covers the API. */
-  setCookie(ctx: Context, id: string): void {
-    // Behind a TLS-terminating load balancer without TRUST_PROXY the request looks insecure;
-    // the Secure attribute is still right (the browser is on HTTPS), so tell `cookies` so.
-    if (this.secure()) ctx.cookies.secure = true;
-    ctx.cookies.set(this.config.SESSION_COOKIE_NAME, id, {
-      httpOnly: true,
-      sameSite: this.config.SESSION_SAMESITE,
-      secure: this.secure(),
-      path: '/',
-      maxAge: this.config.SESSION_ABSOLUTE_TIMEOUT_SECONDS * 1000,
-      overwrite: true,
-    });
-  }
-
-  clearCookie(ctx: Context): void {
-    if (this.secure()) ctx.cookies.secure = true;
-    ctx.cookies.set(this.config.SESSION_COOKIE_NAME, '', {
-      httpOnly: true,
-      sameSite: this.config.SESSION_SAMESITE,
-      secure: this.secure(),
-      path: '/',
-      maxAge: 0,
-      overwrite: true,
-    });
-  }
-
-  cookieId(ctx: Context): string | undefined {
-    const id = ctx.cookies.get(this.config.SESSION_COOKIE_NAME);
-    return id && /^[A-Za-z0-9_-]{43}$/.test(id) ? id : undefined;
   }
 }

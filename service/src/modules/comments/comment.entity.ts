@@ -8,8 +8,14 @@ export const CommentSchema = defineEntity({
   properties: {
     id: p.integer().primary(),
     body: p.text(),
-    article: () => p.manyToOne(Article).deleteRule('cascade'),
-    author: () => p.manyToOne(User).deleteRule('cascade').index('comments_author_idx'),
+    article: () =>
+      p.manyToOne(Article).deleteRule('cascade').foreignKeyName('comments_article_id_foreign'),
+    author: () =>
+      p
+        .manyToOne(User)
+        .deleteRule('cascade')
+        .index('comments_author_idx')
+        .foreignKeyName('comments_author_id_foreign'),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { longText } from '../../http/schemas.js';
+import { longText } from '../common.schemas.js';
 import { ProfileSchema } from '../profiles/profiles.schemas.js';
 
 export const NewCommentRequest = z

@@ -1,9 +1,8 @@
-import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import { LockMode } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../../errors.js';
-import { recordAudit } from '../admin/audit.js';
-import type { Actor } from '../../http/state.js';
-import { ArticlesService, lockArticle } from '../articles/articles.service.js';
-import { asComment, authorize } from '../auth/abilities.js';
+import { lockArticle, type ArticlesService } from '../articles/articles.service.js';
+import { asComment } from '../auth/abilities.js';
+import { FeatureService, type ServiceFactory } from '../feature-service.js';
 import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
 import { Comment } from './comment.entity.js';
 import type { CommentDto } from './comments.schemas.js';
@@ -11,15 +10,15 @@ import type { CommentDto } from './comments.schemas.js';
 /** The most comments one list call returns (oldest first). */
 export const MAX_COMMENTS = 500;
 
-/** Comments on articles. */
-export class CommentsService {
-  constructor(
-    private readonly em: EntityManager,
-    private readonly actor: Actor,
-  ) {}
+export interface CommentsDeps {
+  /** Comments live on articles the actor may read: the articles service decides which. */
+  articles: ServiceFactory<ArticlesService>;
+}
 
+/** Comments on articles. */
+export class CommentsService extends FeatureService<CommentsDeps> {
   private articles() {
-    return new ArticlesService(this.em, this.actor);
+    return this.deps.articles(this.em, this.actor);
   }
 
   async list(slug: string): Promise<CommentDto[]> {
@@ -33,9 +32,9 @@ export class CommentsService {
   }
 
   async create(slug: string, body: string): Promise<CommentDto> {
-    const author = this.actor.user!;
+    const author = this.user;
     const article = await this.articles().bySlug(slug);
-    authorize(this.actor.ability, 'create', 'Comment', 'your role may not comment');
+    this.authorize('create', 'Comment', 'your role may not comment');
     const comment = await this.em.transactional(async (em) => {
       // A share lock is enough to keep the article from being deleted under the new comment.
       await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
@@ -47,25 +46,22 @@ export class CommentsService {
 
   /** The comment's author deletes their own; an editor may delete any (audited). */
   async delete(slug: string, id: number): Promise<void> {
-    const user = this.actor.user!;
+    const user = this.user;
     const article = await this.articles().bySlug(slug);
     const comment = await this.em.findOne(Comment, { id, article: article.id });
     if (!comment) throw new NotFoundError('comment');
-    authorize(
-      this.actor.ability,
+    this.authorize(
       'delete',
       asComment({ authorId: comment.author.id }),
       'only the author or an editor can delete this comment',
     );
     await this.em.transactional(async (em) => {
       if (comment.author.id !== user.id) {
-        recordAudit(em, {
-          actorId: user.id,
+        this.audit(em, {
           action: 'comment.delete',
           targetType: 'comment',
           targetId: comment.id,
           before: { body: comment.body, authorId: comment.author.id, articleId: article.id },
-          requestId: this.actor.requestId,
         });
       }
       await em.nativeDelete(Comment, { id: comment.id });

@@ -6,8 +6,19 @@ export const FollowSchema = defineEntity({
   name: 'Follow',
   tableName: 'follows',
   properties: {
-    follower: () => p.manyToOne(User).primary().deleteRule('cascade'),
-    followee: () => p.manyToOne(User).primary().deleteRule('cascade').index('follows_followee_idx'),
+    follower: () =>
+      p
+        .manyToOne(User)
+        .primary()
+        .deleteRule('cascade')
+        .foreignKeyName('follows_follower_id_foreign'),
+    followee: () =>
+      p
+        .manyToOne(User)
+        .primary()
+        .deleteRule('cascade')
+        .index('follows_followee_idx')
+        .foreignKeyName('follows_followee_id_foreign'),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { authorize, type AppAbility } from '../auth/abilities.js';
+import { FeatureService } from '../feature-service.js';
 import { User } from '../users/user.entity.js';
 import { Follow } from './follow.entity.js';
 import type { ProfileDto } from './profiles.schemas.js';
@@ -27,27 +27,26 @@ export async function followedAmong(
   return new Set(rows.map((f) => f.followee.id));
 }
 
-/** Profiles and the follow graph. */
-export class ProfilesService {
-  constructor(
-    private readonly em: EntityManager,
-    private readonly ability: AppAbility,
-  ) {}
+/** Collaborators of the profiles service: none yet. */
+export type ProfilesDeps = Record<string, never>;
 
+/** Profiles and the follow graph. */
+export class ProfilesService extends FeatureService<ProfilesDeps> {
   private async byUsername(username: string): Promise<User> {
     const user = await this.em.findOne(User, { username });
     if (!user) throw new NotFoundError('profile');
     return user;
   }
 
-  async get(viewer: User | undefined, username: string): Promise<ProfileDto> {
+  async get(username: string): Promise<ProfileDto> {
     const user = await this.byUsername(username);
-    const following = await followedAmong(this.em, viewer?.id, [user.id]);
+    const following = await followedAmong(this.em, this.actor.user?.id, [user.id]);
     return toProfileDto(user, following.has(user.id));
   }
 
-  async follow(viewer: User, username: string): Promise<ProfileDto> {
-    authorize(this.ability, 'follow', 'User');
+  async follow(username: string): Promise<ProfileDto> {
+    const viewer = this.user;
+    this.authorize('follow', 'User');
     const user = await this.byUsername(username);
     if (user.id === viewer.id) throw new ValidationError({ profile: ['cannot follow yourself'] });
     await this.em
@@ -59,8 +58,9 @@ export class ProfilesService {
     return toProfileDto(user, true);
   }
 
-  async unfollow(viewer: User, username: string): Promise<ProfileDto> {
-    authorize(this.ability, 'follow', 'User');
+  async unfollow(username: string): Promise<ProfileDto> {
+    const viewer = this.user;
+    this.authorize('follow', 'User');
     const user = await this.byUsername(username);
     await this.em.nativeDelete(Follow, { follower: viewer.id, followee: user.id });
     return toProfileDto(user, false);

@@ -1,10 +1,12 @@
-import { sql, type EntityManager } from '@mikro-orm/postgresql';
+import { sql } from '@mikro-orm/postgresql';
 import { ArticleTag } from '../articles/article.entity.js';
+import { FeatureService } from '../feature-service.js';
 
-/** Tags in use, most used first (ties by name). */
-export class TagsService {
-  constructor(private readonly em: EntityManager) {}
+/** Collaborators of the tags service: none yet. */
+export type TagsDeps = Record<string, never>;
 
+/** Tags in use, most used first (ties by name); public to every actor. */
+export class TagsService extends FeatureService<TagsDeps> {
   async popular(limit: number): Promise<string[]> {
     const rows = await this.em
       .createQueryBuilder(ArticleTag, 'at')

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { usernameSchema } from '../../http/schemas.js';
+import { usernameSchema } from '../common.schemas.js';
 import { ROLES } from './user.entity.js';
 
 const email = z.string().trim().toLowerCase().max(254).pipe(z.email('is invalid'));

@@ -1,7 +1,7 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { UnauthorizedError, ValidationError, type ErrorBody } from '../../errors.js';
-import { asAccount, authorize, type AppAbility } from '../auth/abilities.js';
+import { asAccount } from '../auth/abilities.js';
+import { FeatureService } from '../feature-service.js';
 import type { Passwords } from './passwords.js';
 import type { Tokens } from './tokens.js';
 import { User } from './user.entity.js';
@@ -29,15 +29,9 @@ export function toUserDto(user: User, token: string): UserDto {
 }
 
 /** Registration, login and the current user's account. */
-export class UsersService {
-  constructor(
-    private readonly em: EntityManager,
-    private readonly deps: UsersDeps,
-    private readonly ability?: AppAbility,
-  ) {}
-
+export class UsersService extends FeatureService<UsersDeps> {
   async register(input: { username: string; email: string; password: string }): Promise<UserDto> {
-    if (this.ability) authorize(this.ability, 'create', 'User', 'log out before registering');
+    this.authorize('create', 'User', 'log out before registering');
     await this.assertAvailable(input);
     const user = this.em.create(User, {
       username: input.username,
@@ -75,12 +69,17 @@ export class UsersService {
     return toUserDto(user, await this.deps.tokens.sign(user.id));
   }
 
+  /** The acting user, with the token they authenticated with (empty for a session). */
+  current(token: string): UserDto {
+    return toUserDto(this.user, token);
+  }
+
   async update(
-    user: User,
-    token: string,
     changes: { email?: string; username?: string; password?: string; bio?: string; image?: string },
+    token: string,
   ): Promise<UserDto> {
-    if (this.ability) authorize(this.ability, 'update', asAccount({ id: user.id }));
+    const user = this.user;
+    this.authorize('update', asAccount({ id: user.id }));
     await this.assertAvailable(changes, user.id);
     const { password, ...rest } = changes;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));

@@ -1,5 +1,5 @@
 /**
- * Hostile inputs for the security suite (suite.test.ts): injection payloads, XSS vectors, and the
+ * Hostile inputs for the security suite (security/suite.test.ts): injection payloads, XSS vectors, and the
  * checks that decide whether a response leaked internals or a rendered body is still dangerous.
  */
 

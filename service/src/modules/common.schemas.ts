@@ -1,3 +1,4 @@
+/** Field schemas shared by the modules' `*.schemas.ts` (and so by the OpenAPI document). */
 import { z } from 'zod';
 
 /** A query-string integer: digits only (no signs, exponents or blanks), one value, in range. */

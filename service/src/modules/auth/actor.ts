@@ -1,0 +1,29 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Maintenance } from '../admin/maintenance.js';
+import type { User } from '../users/user.entity.js';
+import { defineAbilityFor, type AppAbility } from './abilities.js';
+
+/**
+ * Who is acting: the user (if any), what they may do right now, and the request id the audit log
+ * records. Every feature service is built with one, whatever the entry point (REST route, GraphQL
+ * resolver, job): authorization is never optional.
+ */
+export interface Actor {
+  readonly user: User | undefined;
+  readonly ability: AppAbility;
+  readonly requestId?: string;
+}
+
+/**
+ * The actor for `user` (undefined: anonymous) under the environment in force now: the write
+ * freeze is read through `maintenance` (cached briefly per process).
+ */
+export async function actorFor(
+  em: EntityManager,
+  maintenance: Maintenance,
+  user: User | undefined,
+  requestId?: string,
+): Promise<Actor> {
+  const writeFreeze = await maintenance.writeFreeze(em);
+  return { user, ability: defineAbilityFor(user, { writeFreeze }), requestId };
+}

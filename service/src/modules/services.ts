@@ -1,0 +1,77 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { QueueCounts } from '../jobs/queue.js';
+import { AdminService } from './admin/admin.service.js';
+import type { Maintenance } from './admin/maintenance.js';
+import { ArticlesService } from './articles/articles.service.js';
+import type { Actor } from './auth/actor.js';
+import type { Sessions } from './auth/sessions.js';
+import { SessionsService } from './auth/sessions.service.js';
+import { CommentsService } from './comments/comments.service.js';
+import { serviceFactory, type ServiceFactory } from './feature-service.js';
+import { ProfilesService } from './profiles/profiles.service.js';
+import { TagsService } from './tags/tags.service.js';
+import type { Passwords } from './users/passwords.js';
+import type { Tokens } from './users/tokens.js';
+import { UsersService } from './users/users.service.js';
+
+/** What the feature services are built from: one of each per process. */
+export interface ServicesDeps {
+  passwords: Passwords;
+  tokens: Tokens;
+  /** The session store. */
+  sessions: Sessions;
+  maintenance: Maintenance;
+  /** Job counts of every queue. */
+  queueCounts: () => Promise<QueueCounts[]>;
+}
+
+/** Every feature service, for one unit of work and one actor. */
+export interface Services {
+  admin: AdminService;
+  articles: ArticlesService;
+  comments: CommentsService;
+  profiles: ProfilesService;
+  sessions: SessionsService;
+  tags: TagsService;
+  users: UsersService;
+}
+
+/**
+ * The feature services' factories, one entry per module, wired once per process: a module's
+ * collaborators (stores, other modules' services, read models, caches) are given here, never
+ * looked up by the service. Entry points (REST routes, GraphQL resolvers, jobs) call the result
+ * with their unit of work and actor; each service is built on first use.
+ */
+export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
+  const articles = serviceFactory(ArticlesService, {});
+  const users = serviceFactory(UsersService, { passwords: deps.passwords, tokens: deps.tokens });
+  const sessions = serviceFactory(SessionsService, {
+    store: deps.sessions,
+    users,
+    passwords: deps.passwords,
+  });
+  const factories: { [K in keyof Services]: ServiceFactory<Services[K]> } = {
+    admin: serviceFactory(AdminService, {
+      sessions,
+      maintenance: deps.maintenance,
+      queueCounts: deps.queueCounts,
+    }),
+    articles,
+    comments: serviceFactory(CommentsService, { articles }),
+    profiles: serviceFactory(ProfilesService, {}),
+    sessions,
+    tags: serviceFactory(TagsService, {}),
+    users,
+  };
+  return (em: EntityManager, actor: Actor) => {
+    const built: Partial<Services> = {};
+    const scope = {} as Services;
+    for (const name of Object.keys(factories) as (keyof Services)[]) {
+      Object.defineProperty(scope, name, {
+        enumerable: true,
+        get: () => (built[name] ??= factories[name](em, actor) as never),
+      });
+    }
+    return scope;
+  };
+}

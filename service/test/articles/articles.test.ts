@@ -298,5 +298,6 @@ describe('writes racing a delete', () => {
     }
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
     expect(new Set(statuses)).toEqual(new Set(statuses.filter((s) => [200, 204, 404].includes(s))));
-  });
+    // 32 sequential races: generous for a loaded machine (main also passed 5 s only when idle).
+  }, 60_000);
 });

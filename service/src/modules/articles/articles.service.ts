@@ -121,6 +121,27 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     return { ...item!, body: article.body, bodyHtml: renderMarkdown(article.body) };
   }
 
+  /**
+   * Several articles by slug in one go (for batching entry points such as GraphQL's loaders):
+   * the ones the actor may read, keyed by slug; unknown and unreadable slugs are absent.
+   */
+  async getMany(slugs: readonly string[]): Promise<Map<string, ArticleDto>> {
+    if (slugs.length === 0) return new Map();
+    const found = await this.em.find(
+      Article,
+      { slug: { $in: [...new Set(slugs)] } },
+      { populate: ['author'], refresh: true },
+    );
+    const readable = found.filter((a) => this.actor.ability.can('read', asArticle(facts(a))));
+    const items = await this.toDtos(readable);
+    return new Map(
+      readable.map((a, i) => [
+        a.slug,
+        { ...items[i]!, body: a.body, bodyHtml: renderMarkdown(a.body) },
+      ]),
+    );
+  }
+
   async create(input: ArticleInput): Promise<ArticleDto> {
     this.authorize('create', 'Article', 'your role may not write articles');
     const author = this.user;

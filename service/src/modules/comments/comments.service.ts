@@ -31,6 +31,35 @@ export class CommentsService extends FeatureService<CommentsDeps> {
     return this.toDtos(comments);
   }
 
+  /**
+   * The comments of several articles at once (for batching entry points such as GraphQL's
+   * loaders), oldest first, at most MAX_COMMENTS each, keyed by slug; articles the actor may not
+   * read are absent.
+   */
+  async listMany(slugs: readonly string[]): Promise<Map<string, CommentDto[]>> {
+    const articles = await this.articles().getMany(slugs);
+    if (articles.size === 0) return new Map();
+    const rows = await this.em.getConnection().execute<{ id: number; slug: string }[]>(
+      `select id, slug from (
+         select c.id, a.slug,
+                row_number() over (partition by c.article_id order by c.created_at, c.id) as n
+         from comments c join articles a on a.id = c.article_id
+         where a.slug in (?)
+       ) ranked where n <= ?`,
+      [[...articles.keys()], MAX_COMMENTS],
+    );
+    const comments = await this.em.find(
+      Comment,
+      { id: { $in: rows.map((r) => r.id) } },
+      { populate: ['author'], orderBy: { createdAt: 'asc', id: 'asc' } },
+    );
+    const dtos = await this.toDtos(comments);
+    const slugOf = new Map(rows.map((r) => [r.id, r.slug]));
+    const bySlug = new Map([...articles.keys()].map((slug) => [slug, [] as CommentDto[]]));
+    comments.forEach((c, i) => bySlug.get(slugOf.get(c.id)!)?.push(dtos[i]!));
+    return bySlug;
+  }
+
   async create(slug: string, body: string): Promise<CommentDto> {
     const author = this.user;
     const article = await this.articles().bySlug(slug);

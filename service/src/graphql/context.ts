@@ -1,0 +1,93 @@
+import DataLoader from 'dataloader';
+import type { OperationTypeNode } from 'graphql';
+import type { Middleware } from 'koa';
+import type { AppContext, AppState } from '../http/state.js';
+import type { ArticleDto } from '../modules/articles/articles.schemas.js';
+import type { Actor } from '../modules/auth/actor.js';
+import type { CommentDto } from '../modules/comments/comments.schemas.js';
+import type { Services } from '../modules/services.js';
+import type { RateLimits } from '../rate-limits.js';
+
+/** What the GraphQL endpoint needs from the app, wired once per process in createApp. */
+export interface GraphqlDeps {
+  /** The feature services for a unit of work and an actor (modules/services.ts). */
+  services: (em: AppContext['state']['em'], actor: Actor) => Services;
+  /**
+   * Authentication as REST does it (token, else session cookie); `needsCsrf` decides whether a
+   * cookie-authenticated request must carry the CSRF token.
+   */
+  authenticate: (needsCsrf: (ctx: AppContext) => boolean) => Middleware<AppState>;
+  /** Sets `ctx.state.actor` from `ctx.state.user` (roles, the write freeze). */
+  actor: Middleware<AppState>;
+  /** The anonymous actor, for operations that ignore credentials (login, registration). */
+  anonymousActor: (ctx: AppContext) => Promise<Actor>;
+  limits: RateLimits;
+}
+
+/** Per-item reads batched per request (one statement set per field, not one per parent). */
+export interface Loaders {
+  /** Full articles (body included) by slug; null when missing or not readable. */
+  article: DataLoader<string, ArticleDto | null>;
+  /** Comments of an article by its slug, oldest first. */
+  comments: DataLoader<string, CommentDto[]>;
+}
+
+/**
+ * One GraphQL request's context. Nothing here touches the database or Redis until a resolver
+ * asks: a document refused by validation, depth, alias or cost limits costs no query.
+ */
+export interface GraphqlContext {
+  koa: AppContext;
+  /** Set before execution: whether the operation is a query or a mutation (CSRF applies to mutations). */
+  operation?: OperationTypeNode;
+  /** The request's actor: credentials checked and the actor built on first use. */
+  actor(): Promise<Actor>;
+  /** The feature services for the request's actor. */
+  services(): Promise<Services>;
+  /** The feature services for an anonymous actor (login and registration ignore credentials). */
+  anonymousServices(): Promise<Services>;
+  /** The request's loaders (built with the request's services on first use). */
+  loaders(): Promise<Loaders>;
+  limits: RateLimits;
+  /** The client address the rate limits count against. */
+  ip: string;
+}
+
+const done = async () => undefined;
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= make());
+}
+
+export function createContext(deps: GraphqlDeps, koa: AppContext): GraphqlContext {
+  const context: GraphqlContext = {
+    koa,
+    limits: deps.limits,
+    ip: koa.ip,
+    actor: once(async () => {
+      // A mutation sent with the session cookie must prove it came from our own front end.
+      await deps.authenticate(() => context.operation === 'mutation')(koa, done);
+      await deps.actor(koa, done);
+      return koa.state.actor!;
+    }),
+    services: once(async () => deps.services(koa.state.em, await context.actor())),
+    anonymousServices: once(async () =>
+      deps.services(koa.state.em, await deps.anonymousActor(koa)),
+    ),
+    loaders: once(async () => {
+      const services = await context.services();
+      return {
+        article: new DataLoader(async (slugs) => {
+          const found = await services.articles.getMany(slugs);
+          return slugs.map((slug) => found.get(slug) ?? null);
+        }),
+        comments: new DataLoader(async (slugs) => {
+          const found = await services.comments.listMany(slugs);
+          return slugs.map((slug) => found.get(slug) ?? []);
+        }),
+      };
+    }),
+  };
+  return context;
+}

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { OperationTypeNode } from 'graphql';
 import type { Middleware } from 'koa';
+import { UnauthorizedError } from '../errors.js';
 import type { AppContext, AppState } from '../http/state.js';
 import type { ArticleDto } from '../modules/articles/articles.schemas.js';
 import type { Actor } from '../modules/auth/actor.js';
@@ -38,12 +39,14 @@ export interface Loaders {
  */
 export interface GraphqlContext {
   koa: AppContext;
-  /** Set before execution: whether the operation is a query or a mutation (CSRF applies to mutations). */
-  operation?: OperationTypeNode;
+  /** Called before execution with the operation's type (CSRF applies to mutations). */
+  setOperation(operation: OperationTypeNode | undefined): void;
   /** The request's actor: credentials checked and the actor built on first use. */
   actor(): Promise<Actor>;
   /** The feature services for the request's actor. */
   services(): Promise<Services>;
+  /** The feature services for a signed-in actor: UNAUTHENTICATED otherwise (REST's `auth: required`). */
+  signedIn(): Promise<Services>;
   /** The feature services for an anonymous actor (login and registration ignore credentials). */
   anonymousServices(): Promise<Services>;
   /** The request's loaders (built with the request's services on first use). */
@@ -61,17 +64,27 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
 }
 
 export function createContext(deps: GraphqlDeps, koa: AppContext): GraphqlContext {
+  // The server library copies this object's fields into its own context object, so state lives
+  // in closures, never in the object's own fields.
+  let operation: OperationTypeNode | undefined;
   const context: GraphqlContext = {
     koa,
+    setOperation: (type) => {
+      operation = type;
+    },
     limits: deps.limits,
     ip: koa.ip,
     actor: once(async () => {
       // A mutation sent with the session cookie must prove it came from our own front end.
-      await deps.authenticate(() => context.operation === 'mutation')(koa, done);
+      await deps.authenticate(() => operation === 'mutation')(koa, done);
       await deps.actor(koa, done);
       return koa.state.actor!;
     }),
     services: once(async () => deps.services(koa.state.em, await context.actor())),
+    signedIn: async () => {
+      if (!(await context.actor()).user) throw new UnauthorizedError();
+      return context.services();
+    },
     anonymousServices: once(async () =>
       deps.services(koa.state.em, await deps.anonymousActor(koa)),
     ),

@@ -57,7 +57,7 @@ export function graphqlEndpoint(options: GraphqlEndpointOptions): Middleware<App
   const requestContext: Plugin<GraphqlContext & ServerContext> = {
     onExecute({ args }) {
       const context = args.contextValue;
-      context.operation = getOperationAST(args.document, args.operationName)?.operation;
+      context.setOperation(getOperationAST(args.document, args.operationName)?.operation);
       return {
         onExecuteDone({ result, setResult }) {
           if (!('errors' in result) || !result.errors?.length) return;

@@ -446,7 +446,7 @@ builder.mutationType({
         // A password can be changed here: as guarded as login and registration.
         await ctx.limits.consume('auth', ctx.ip);
         const { user } = parse(UpdateUserRequest, { user: given(input) });
-        const { token: _token, ...rest } = await (await ctx.services()).users.update(user, '');
+        const { token: _token, ...rest } = await (await ctx.signedIn()).users.update(user, '');
         return rest;
       },
     }),
@@ -454,13 +454,13 @@ builder.mutationType({
       type: Profile,
       errors: validated,
       args: { username: t.arg.string({ required: true }) },
-      resolve: async (_root, { username }, ctx) => (await ctx.services()).profiles.follow(username),
+      resolve: async (_root, { username }, ctx) => (await ctx.signedIn()).profiles.follow(username),
     }),
     unfollowUser: t.field({
       type: Profile,
       args: { username: t.arg.string({ required: true }) },
       resolve: async (_root, { username }, ctx) =>
-        (await ctx.services()).profiles.unfollow(username),
+        (await ctx.signedIn()).profiles.unfollow(username),
     }),
     createArticle: t.field({
       type: Article,
@@ -468,7 +468,7 @@ builder.mutationType({
       args: { input: t.arg({ type: CreateArticleInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
         const { article } = parse(NewArticleRequest, { article: given(input) });
-        return (await ctx.services()).articles.create(article);
+        return (await ctx.signedIn()).articles.create(article);
       },
     }),
     updateArticle: t.field({
@@ -480,26 +480,26 @@ builder.mutationType({
       },
       resolve: async (_root, { slug, input }, ctx) => {
         const { article } = parse(UpdateArticleRequest, { article: given(input) });
-        return (await ctx.services()).articles.update(slug, article);
+        return (await ctx.signedIn()).articles.update(slug, article);
       },
     }),
     deleteArticle: t.boolean({
       description: 'Deletes the article with its comments; true when done.',
       args: { slug: t.arg.string({ required: true }) },
       resolve: async (_root, { slug }, ctx) => {
-        await (await ctx.services()).articles.delete(slug);
+        await (await ctx.signedIn()).articles.delete(slug);
         return true;
       },
     }),
     favoriteArticle: t.field({
       type: Article,
       args: { slug: t.arg.string({ required: true }) },
-      resolve: async (_root, { slug }, ctx) => (await ctx.services()).articles.favorite(slug),
+      resolve: async (_root, { slug }, ctx) => (await ctx.signedIn()).articles.favorite(slug),
     }),
     unfavoriteArticle: t.field({
       type: Article,
       args: { slug: t.arg.string({ required: true }) },
-      resolve: async (_root, { slug }, ctx) => (await ctx.services()).articles.unfavorite(slug),
+      resolve: async (_root, { slug }, ctx) => (await ctx.signedIn()).articles.unfavorite(slug),
     }),
     addComment: t.field({
       type: Comment,
@@ -507,14 +507,14 @@ builder.mutationType({
       args: { slug: t.arg.string({ required: true }), body: t.arg.string({ required: true }) },
       resolve: async (_root, { slug, body }, ctx) => {
         const { comment } = parse(NewCommentRequest, { comment: { body } });
-        return (await ctx.services()).comments.create(slug, comment.body);
+        return (await ctx.signedIn()).comments.create(slug, comment.body);
       },
     }),
     deleteComment: t.boolean({
       description: 'true when done.',
       args: { slug: t.arg.string({ required: true }), id: t.arg.int({ required: true }) },
       resolve: async (_root, { slug, id }, ctx) => {
-        await (await ctx.services()).comments.delete(slug, id);
+        await (await ctx.signedIn()).comments.delete(slug, id);
         return true;
       },
     }),

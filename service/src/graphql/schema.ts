@@ -33,7 +33,7 @@ import type { GraphqlContext } from './context.js';
 /** Default page size of a connection (as REST's `limit`). */
 export const DEFAULT_FIRST = 20;
 /** Comments are a list inside a list: priced so that comments on a whole page do not fit. */
-const COMMENTS_MULTIPLIER = 50;
+const COMMENTS_MULTIPLIER = 20;
 
 /** Validates `value` with a module's zod schema; failures are the typed ValidationError. */
 function parse<T extends z.ZodType>(
@@ -267,6 +267,50 @@ const firstArg = (t: { arg: { int: (o: object) => unknown } }) =>
     description: `Page size, 1–${MAX_LIMIT}.`,
   });
 
+/** A connection's cost: its selections count `first` times. */
+const perItem = (args: { first?: unknown }) => ({
+  field: 1,
+  multiplier: Math.max(1, Number(args.first) || 1),
+});
+
+/** A page of `GET /api/articles` with the given filter, as a connection. */
+async function articlesPage(
+  ctx: GraphqlContext,
+  args: Record<string, unknown>,
+  filter: { author?: string; favorited?: string } = {},
+): Promise<PageAt> {
+  const input = parse(ArticlesArgs, args);
+  const at = window(input);
+  const page = await (
+    await ctx.services()
+  ).articles.list({
+    ...at,
+    ...(input.tag ? { tag: input.tag } : {}),
+    ...(input.author ? { author: input.author } : {}),
+    ...(input.favorited ? { favorited: input.favorited } : {}),
+    ...(input.status ? { status: input.status } : {}),
+    ...filter,
+  });
+  return { ...page, offset: at.offset };
+}
+
+builder.objectFields(Profile, (t) => ({
+  articles: t.field({
+    type: ArticleConnection,
+    description: "This user's articles, newest first.",
+    args: { first: firstArg(t) as never, after: t.arg.string() },
+    complexity: (args) => ({ ...perItem(args), field: 5 }),
+    resolve: (profile, args, ctx) => articlesPage(ctx, args, { author: profile.username }),
+  }),
+  favoritedArticles: t.field({
+    type: ArticleConnection,
+    description: 'Articles this user favorited, newest first.',
+    args: { first: firstArg(t) as never, after: t.arg.string() },
+    complexity: (args) => ({ ...perItem(args), field: 5 }),
+    resolve: (profile, args, ctx) => articlesPage(ctx, args, { favorited: profile.username }),
+  }),
+}));
+
 // ---- Queries --------------------------------------------------------------------------------
 
 builder.queryType({
@@ -302,6 +346,7 @@ builder.queryType({
     }),
     articles: t.field({
       type: ArticleConnection,
+      nullable: true,
       description: 'Articles, newest first, with the same filters as `GET /api/articles`.',
       args: {
         first: firstArg(t) as never,
@@ -311,27 +356,15 @@ builder.queryType({
         favorited: t.arg.string({ description: 'Only articles favorited by this username.' }),
         status: t.arg({ type: ArticleStatusEnum, description: 'DRAFT: your drafts.' }),
       },
-      complexity: (args) => ({ field: 1, multiplier: Math.max(1, Number(args.first) || 1) }),
-      resolve: async (_root, args, ctx) => {
-        const input = parse(ArticlesArgs, args);
-        const at = window(input);
-        const page = await (
-          await ctx.services()
-        ).articles.list({
-          ...at,
-          ...(input.tag ? { tag: input.tag } : {}),
-          ...(input.author ? { author: input.author } : {}),
-          ...(input.favorited ? { favorited: input.favorited } : {}),
-          ...(input.status ? { status: input.status } : {}),
-        });
-        return { ...page, offset: at.offset };
-      },
+      complexity: perItem,
+      resolve: (_root, args, ctx) => articlesPage(ctx, args),
     }),
     feed: t.field({
       type: ArticleConnection,
+      nullable: true,
       description: 'Articles by the users you follow, newest first (signed in only).',
       args: { first: firstArg(t) as never, after: t.arg.string() },
-      complexity: (args) => ({ field: 1, multiplier: Math.max(1, Number(args.first) || 1) }),
+      complexity: perItem,
       resolve: async (_root, args, ctx) => {
         const at = window(parse(PageArgs, args));
         const page = await (await ctx.services()).articles.feed(at);
@@ -339,6 +372,7 @@ builder.queryType({
       },
     }),
     tags: t.stringList({
+      nullable: true,
       description: 'Tags in use, most used first.',
       args: { first: t.arg.int({ defaultValue: 100, description: 'How many, 1–1000.' }) },
       complexity: { field: 1, multiplier: 1 },
@@ -403,13 +437,18 @@ const UpdateArticleInput = builder.inputType('UpdateArticleInput', {
 const given = (input: object) =>
   Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
 
-/** Mutations that can be refused for their input answer the typed ValidationError. */
+/*
+ * Root fields are nullable, as GraphQL recommends: one failing field (an alias, a refused login)
+ * leaves the others of the document their results. Mutations that can be refused for their
+ * input answer the typed ValidationError.
+ */
 const validated = { types: [ValidationError] };
 
 builder.mutationType({
   fields: (t) => ({
     register: t.field({
       type: AuthPayload,
+      nullable: true,
       errors: validated,
       description: 'Create an account (rate limited per client, like every registration).',
       args: { input: t.arg({ type: RegisterInput, required: true }) },
@@ -423,6 +462,7 @@ builder.mutationType({
     }),
     login: t.field({
       type: AuthPayload,
+      nullable: true,
       errors: validated,
       description:
         'Exchange credentials for a token. Every login (each alias, each batched operation) ' +
@@ -440,6 +480,7 @@ builder.mutationType({
     }),
     updateUser: t.field({
       type: User,
+      nullable: true,
       errors: validated,
       args: { input: t.arg({ type: UpdateUserInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
@@ -452,18 +493,21 @@ builder.mutationType({
     }),
     followUser: t.field({
       type: Profile,
+      nullable: true,
       errors: validated,
       args: { username: t.arg.string({ required: true }) },
       resolve: async (_root, { username }, ctx) => (await ctx.signedIn()).profiles.follow(username),
     }),
     unfollowUser: t.field({
       type: Profile,
+      nullable: true,
       args: { username: t.arg.string({ required: true }) },
       resolve: async (_root, { username }, ctx) =>
         (await ctx.signedIn()).profiles.unfollow(username),
     }),
     createArticle: t.field({
       type: Article,
+      nullable: true,
       errors: validated,
       args: { input: t.arg({ type: CreateArticleInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
@@ -473,6 +517,7 @@ builder.mutationType({
     }),
     updateArticle: t.field({
       type: Article,
+      nullable: true,
       errors: validated,
       args: {
         slug: t.arg.string({ required: true }),
@@ -484,6 +529,7 @@ builder.mutationType({
       },
     }),
     deleteArticle: t.boolean({
+      nullable: true,
       description: 'Deletes the article with its comments; true when done.',
       args: { slug: t.arg.string({ required: true }) },
       resolve: async (_root, { slug }, ctx) => {
@@ -493,16 +539,19 @@ builder.mutationType({
     }),
     favoriteArticle: t.field({
       type: Article,
+      nullable: true,
       args: { slug: t.arg.string({ required: true }) },
       resolve: async (_root, { slug }, ctx) => (await ctx.signedIn()).articles.favorite(slug),
     }),
     unfavoriteArticle: t.field({
       type: Article,
+      nullable: true,
       args: { slug: t.arg.string({ required: true }) },
       resolve: async (_root, { slug }, ctx) => (await ctx.signedIn()).articles.unfavorite(slug),
     }),
     addComment: t.field({
       type: Comment,
+      nullable: true,
       errors: validated,
       args: { slug: t.arg.string({ required: true }), body: t.arg.string({ required: true }) },
       resolve: async (_root, { slug, body }, ctx) => {
@@ -511,6 +560,7 @@ builder.mutationType({
       },
     }),
     deleteComment: t.boolean({
+      nullable: true,
       description: 'true when done.',
       args: { slug: t.arg.string({ required: true }), id: t.arg.int({ required: true }) },
       resolve: async (_root, { slug, id }, ctx) => {

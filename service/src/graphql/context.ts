@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { OperationTypeNode } from 'graphql';
 import type { Middleware } from 'koa';
-import { UnauthorizedError } from '../errors.js';
+import { NotFoundError, UnauthorizedError } from '../errors.js';
+import type { JsonText } from '../json-text.js';
 import type { AppContext, AppState } from '../http/state.js';
 import type { ArticleDto } from '../modules/articles/articles.schemas.js';
 import type { Actor } from '../modules/auth/actor.js';
@@ -58,6 +59,15 @@ export interface GraphqlContext {
 
 const done = async () => undefined;
 
+/** A read that found nothing (or nothing the actor may see) is absent, not an error. */
+const notFound = (err: unknown): undefined => {
+  if (err instanceof NotFoundError) return undefined;
+  throw err;
+};
+
+/** The value behind a service's JSON text (reads answer JSON text so REST can send cache hits as they are). */
+export const valueOf = <T>(json: JsonText<T>): T => JSON.parse(json.text) as T;
+
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
   return () => (value ??= make());
@@ -91,11 +101,21 @@ export function createContext(deps: GraphqlDeps, koa: AppContext): GraphqlContex
     loaders: once(async () => {
       const services = await context.services();
       return {
+        // One key (an article page): the cached single read, as REST reads it. Several (the
+        // nodes of a list): one batched read-model statement for all.
         article: new DataLoader(async (slugs) => {
+          if (slugs.length === 1) {
+            const one = await services.articles.get(slugs[0]!).catch(notFound);
+            return [one ? valueOf(one) : null];
+          }
           const found = await services.articles.getMany(slugs);
           return slugs.map((slug) => found.get(slug) ?? null);
         }),
         comments: new DataLoader(async (slugs) => {
+          if (slugs.length === 1) {
+            const one = await services.comments.list(slugs[0]!).catch(notFound);
+            return [one ? valueOf(one) : []];
+          }
           const found = await services.comments.listMany(slugs);
           return slugs.map((slug) => found.get(slug) ?? []);
         }),

@@ -28,7 +28,7 @@ import {
 } from '../modules/users/users.schemas.js';
 import { toUserDto } from '../modules/users/users.service.js';
 import { builder } from './builder.js';
-import type { GraphqlContext } from './context.js';
+import { valueOf, type GraphqlContext } from './context.js';
 
 /** Default page size of a connection (as REST's `limit`). */
 export const DEFAULT_FIRST = 20;
@@ -291,7 +291,7 @@ async function articlesPage(
     ...(input.status ? { status: input.status } : {}),
     ...filter,
   });
-  return { ...page, offset: at.offset };
+  return { items: valueOf(page.items), count: page.count, offset: at.offset };
 }
 
 builder.objectFields(Profile, (t) => ({
@@ -330,7 +330,7 @@ builder.queryType({
       args: { username: t.arg.string({ required: true }) },
       resolve: async (_root, { username }, ctx) => {
         try {
-          return await (await ctx.services()).profiles.get(username);
+          return valueOf(await (await ctx.services()).profiles.get(username));
         } catch (err) {
           if (err instanceof NotFoundError) return null;
           throw err;
@@ -368,7 +368,7 @@ builder.queryType({
       resolve: async (_root, args, ctx) => {
         const at = window(parse(PageArgs, args));
         const page = await (await ctx.services()).articles.feed(at);
-        return { ...page, offset: at.offset };
+        return { items: valueOf(page.items), count: page.count, offset: at.offset };
       },
     }),
     tags: t.stringList({
@@ -378,7 +378,7 @@ builder.queryType({
       complexity: { field: 1, multiplier: 1 },
       resolve: async (_root, args, ctx) => {
         const { first } = parse(z.object({ first: z.number().int().min(1).max(1000) }), args);
-        return (await ctx.anonymousServices()).tags.popular(first);
+        return valueOf(await (await ctx.anonymousServices()).tags.popular(first));
       },
     }),
   }),

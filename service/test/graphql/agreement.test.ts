@@ -149,7 +149,7 @@ describe.each(VIEWERS)('REST and GraphQL agree, %s', (viewer) => {
     const q = `query L($after: String) { articles(first: 20, after: $after) { ${PAGE} } }`;
     let after: string | null = null;
     for (let offset = 0; ; offset += 20) {
-      const [res, data] = await Promise.all([
+      const [res, data]: [{ body: any }, any] = await Promise.all([
         rest(`/articles?limit=20&offset=${offset}`, viewer),
         gql(q, viewer, { after }),
       ]);

@@ -25,7 +25,7 @@ async function counted(query: string, options: GraphqlOptions = {}) {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ CACHE_ENABLED: 'false' });
   server.orm.config.set('onQuery', (sql: string) => {
     statements.push(sql);
     return sql;
@@ -54,9 +54,11 @@ describe('the article list page costs the same statements at any page size', () 
     ['anonymously', false],
     ['signed in (favorited, following)', true],
   ])(
-    '%s: first=10 and first=50 run the same number of statements, at most 3',
+    '%s: first=10 and first=50 run the same number of statements, at most 3 for the page',
     async (_name, signedIn) => {
       const token = signedIn ? reader.token : undefined;
+      // What authenticating the token costs any request, REST's included (the user's row).
+      const { statements: auth } = await counted('query { viewer { username } }', { token });
       const counts: number[] = [];
       for (const first of [10, 50]) {
         const { res, statements: run } = await counted(OPERATIONS.ArticlesPage, {
@@ -76,11 +78,13 @@ describe('the article list page costs the same statements at any page size', () 
         }
         counts.push(run.length);
       }
+      const page = counts.map((n) => n - auth.length);
       report(
-        `ArticlesPage ${signedIn ? 'signed in' : 'anonymous'}: first=10 → ${counts[0]} statements, first=50 → ${counts[1]}`,
+        `ArticlesPage ${signedIn ? 'signed in' : 'anonymous'}: first=10 → ${page[0]} statements ` +
+          `for the page, first=50 → ${page[1]} (plus ${auth.length} authenticating the token)`,
       );
       expect(counts[1]).toBe(counts[0]);
-      expect(counts[0]).toBeLessThanOrEqual(3);
+      expect(page[0]).toBeLessThanOrEqual(3);
     },
   );
 

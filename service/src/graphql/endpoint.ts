@@ -42,7 +42,9 @@ const EXPLORER_CSP = [
   "style-src 'self' 'unsafe-inline' https://unpkg.com",
   "img-src 'self' data: https://unpkg.com",
   "font-src 'self' data: https://unpkg.com",
-  "connect-src 'self'",
+  // GraphiQL's editor fetches its worker bundles and starts them from blob: URLs.
+  "connect-src 'self' https://unpkg.com",
+  "worker-src 'self' blob: https://unpkg.com",
   "frame-ancestors 'none'",
 ].join('; ');
 

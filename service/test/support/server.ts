@@ -45,6 +45,8 @@ export async function startTestServer(
     port?: number;
     /** Optional dependencies handed to createApp as they are (test-only switches, observers). */
     appDeps?: Partial<Omit<AppDeps, 'config' | 'orm' | 'redis' | 'logger'>>;
+    /** Called with every SQL statement the app's ORM sends (statement counts). */
+    onQuery?: (sql: string) => void;
   } = {},
 ): Promise<TestServer> {
   const db: TestDatabase = options.databaseUrl
@@ -52,10 +54,35 @@ export async function startTestServer(
     : await createTestDatabase();
   const config = loadConfig(testEnv(db.url, { LOG_LEVEL: 'info', ...overrides }));
   const { logger, logs } = memoryLogger(config.LOG_LEVEL);
-  const orm = await connectOrm(config, logger);
+  const onQuery = options.onQuery;
+  const orm = await connectOrm(
+    config,
+    logger,
+    onQuery
+      ? {
+          onQuery: (sql: string) => {
+            onQuery(sql);
+            return sql;
+          },
+        }
+      : {},
+  );
   const redis = createRedis(config, logger);
   await connectRedis(redis);
-  const app = createApp({ ...options.appDeps, config, orm, redis, logger });
+  // The read cache's own client when REDIS_CACHE_URL names one, as server.ts does.
+  const cacheRedis =
+    config.REDIS_CACHE_URL && config.REDIS_CACHE_URL !== config.REDIS_URL
+      ? createRedis(config, logger, config.REDIS_CACHE_URL)
+      : undefined;
+  if (cacheRedis) await connectRedis(cacheRedis);
+  const app = createApp({
+    ...options.appDeps,
+    config,
+    orm,
+    redis,
+    logger,
+    ...(cacheRedis ? { cacheRedis } : {}),
+  });
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -86,6 +113,7 @@ export async function startTestServer(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await orm.close(true);
       redis.disconnect();
+      cacheRedis?.disconnect();
       await db.drop();
     },
   };

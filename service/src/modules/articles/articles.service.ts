@@ -257,7 +257,7 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       let bodyHtml = row.body_html;
       if (bodyHtml === null || row.body_html_version !== RENDERER_VERSION) {
         bodyHtml = renderMarkdown(row.body);
-        await this.storeHtml(this.em, row.id, row.updated_at, bodyHtml);
+        await this.storeHtml(this.em, row.id, row.body, bodyHtml);
       }
       out.set(item.dto.slug, { ...item.dto, body: row.body, bodyHtml, id: item.id });
     }

@@ -18,7 +18,6 @@ const ITERATIONS = 2;
 let server: TestServer;
 let work: string;
 let bundles: Record<string, string>;
-let graphqlServed: boolean;
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'plinth-k6-'));
@@ -27,13 +26,6 @@ beforeAll(async () => {
   );
   // Production defaults, including the auth limit of 30 registrations a minute per IP.
   server = await startTestServer({ RATE_LIMIT_ENABLED: 'true' });
-  // The GraphQL journey runs once the API serves /graphql; until then the suite's switch is off.
-  const probe = await fetch(`${server.baseUrl}/graphql`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ query: 'query Tags { tags }', operationName: 'Tags' }),
-  });
-  graphqlServed = probe.status !== 404;
 }, 60_000);
 
 afterAll(async () => {
@@ -66,7 +58,6 @@ describe('k6 bundles under the shim, PROFILE=smoke against the real API', () => 
     async (scenario) => {
       const run = await runShim(scenario, {
         BASE_URL: server.baseUrl,
-        GRAPHQL: graphqlServed ? '1' : '0',
       });
       expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
       const summary = JSON.parse(
@@ -101,11 +92,7 @@ describe('k6 bundles under the shim, PROFILE=smoke against the real API', () => 
   );
 
   it("k6's --iterations/--vus shortcuts run the default function, which picks journeys by weight", async () => {
-    const run = await runShim(
-      'mixed',
-      { BASE_URL: server.baseUrl, GRAPHQL: graphqlServed ? '1' : '0' },
-      ['--default'],
-    );
+    const run = await runShim('mixed', { BASE_URL: server.baseUrl }, ['--default']);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     const summary = JSON.parse(readFileSync(path.join(run.resultsDir, 'mixed-smoke.json'), 'utf8'));
     expect(summary.metrics.iterations.values.count).toBe(ITERATIONS);
@@ -115,15 +102,40 @@ describe('k6 bundles under the shim, PROFILE=smoke against the real API', () => 
     });
   }, 60_000);
 
-  it('the graphql scenario runs its journey once the API serves /graphql, and until then stops in setup saying GRAPHQL=0 leaves it out', async () => {
+  it('the graphql scenario runs its journey against /graphql (every operation of lib/graphql.ts)', async () => {
     const run = await runShim('graphql', { BASE_URL: server.baseUrl });
-    if (graphqlServed) {
-      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(run.stdout).toContain('RESULT: passed');
-    } else {
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout).toContain('RESULT: passed');
+    const summary = JSON.parse(
+      readFileSync(path.join(run.resultsDir, 'graphql-smoke.json'), 'utf8'),
+    );
+    expect(summary.metrics['journey_completed{journey:graphql}'].values).toMatchObject({
+      passes: ITERATIONS,
+      fails: 0,
+    });
+    expect(summary.metrics.graphql_errors.values.rate).toBe(0);
+  }, 60_000);
+
+  it('against a build without /graphql, setup stops before any other request and says GRAPHQL=0 leaves the journey out', async () => {
+    const seen: string[] = [];
+    const noGraphql: Server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const ready = req.url === '/health/ready';
+      res.writeHead(ready ? 200 : 404, { 'Content-Type': 'application/json' });
+      res.end(ready ? '{"status":"ready"}' : '{"errors":{"route":["does not exist"]}}');
+    });
+    await new Promise<void>((resolve) => noGraphql.listen(0, '127.0.0.1', resolve));
+    const { port } = noGraphql.address() as AddressInfo;
+    try {
+      const run = await runShim('graphql', { BASE_URL: `http://127.0.0.1:${port}` });
       expect(run.code).toBe(1);
-      expect(run.stderr).toContain(`GraphQL is not served at ${server.baseUrl}/graphql (404)`);
+      expect(run.stderr).toContain(
+        `GraphQL is not served at http://127.0.0.1:${port}/graphql (404)`,
+      );
       expect(run.stderr).toContain('GRAPHQL=0');
+      expect(seen).toEqual(['GET /health/ready', 'POST /graphql']);
+    } finally {
+      noGraphql.close();
     }
   }, 60_000);
 

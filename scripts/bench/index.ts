@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
+import { graphqlSection } from './graphql.js';
 import { readsSection } from './reads.js';
 
 export interface BenchSection {
@@ -16,7 +17,7 @@ export interface BenchSection {
   run(): Promise<{ table: string; data: unknown }>;
 }
 
-const SECTIONS: BenchSection[] = [readsSection];
+const SECTIONS: BenchSection[] = [readsSection, graphqlSection];
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1]?.split(',') : undefined;

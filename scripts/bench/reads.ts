@@ -43,7 +43,7 @@ interface Measured {
   non2xx: number;
 }
 
-async function measure(
+export async function measure(
   url: string,
   pid: number,
   requests: LoadRequest[],

@@ -10,6 +10,7 @@ import { API_PREFIX, API_ROUTES } from './http/api.js';
 import { actor, authenticator, CSRF_HEADER } from './http/auth.js';
 import { jsonBody } from './http/body.js';
 import { Cookies } from './http/cookies.js';
+import { graphqlEndpoint } from './graphql/endpoint.js';
 import { databaseOutages } from './http/database-outage.js';
 import { errorHandler } from './http/error-handler.js';
 import { failedLoginLimit, perIpRateLimits } from './http/rate-limit.js';
@@ -22,6 +23,7 @@ import { queueCounter } from './jobs/queue.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Maintenance } from './modules/admin/maintenance.js';
+import { actorFor } from './modules/auth/actor.js';
 import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
 import { oidcRouter } from './modules/auth/oidc.routes.js';
 import { Sessions } from './modules/auth/sessions.js';
@@ -188,6 +190,16 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const docs = docsRouter(() => (document ??= generateDocument(registry)));
   app.use(docs.routes());
   app.use(oidc.routes());
+  app.use(
+    graphqlEndpoint({
+      services,
+      authenticate: (needsCsrf) => authenticate('optional', needsCsrf),
+      actor: withActor,
+      anonymousActor: (ctx) => actorFor(ctx.state.em, maintenance, undefined, ctx.state.requestId),
+      limits,
+      explorer: config.NODE_ENV !== 'production',
+    }),
+  );
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

@@ -18,7 +18,7 @@ export interface BodyRoute {
  * Body-accepting endpoints outside the REST route table (GraphQL, uploads): whoever adds such an
  * endpoint lists it here, so the WAF scoping covers it the same way.
  */
-export const NON_REST_BODY_ROUTES: readonly BodyRoute[] = [];
+export const NON_REST_BODY_ROUTES: readonly BodyRoute[] = [{ method: 'POST', path: '/graphql' }];
 
 /** Repository-relative path of the committed manifest that infra reads. */
 export const BODY_ROUTES_MANIFEST = 'infra/lib/generated/body-routes.json';

@@ -138,14 +138,27 @@ export class RateLimits {
    * Runs one login attempt on `account` under its failed-login limit: refused with 429 while the
    * account is locked; a 401 from `attempt` counts as a failure, a result as a success, any other
    * error as neither. `account` must be normalised the way the login looks it up.
+   *
+   * The attempt reserves its failure before it runs (one atomic increment) and gives it back
+   * unless it failed, so attempts running at the same time (a GraphQL batch, parallel requests)
+   * cannot all pass the check before any of them is counted.
    */
   async login<T>(account: string, attempt: () => Promise<T>): Promise<T> {
-    await this.assertLoginAllowed(account);
+    const l = this.limiters?.login;
+    if (!l) return attempt();
+    try {
+      await this.use(l, (rl) => rl.consume(account));
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        throw new TooManyRequestsError(retryAfter(rejection.msBeforeNext), l.points);
+      }
+      throw rejection;
+    }
     let result: T;
     try {
       result = await attempt();
     } catch (err) {
-      if (err instanceof UnauthorizedError) await this.loginAttempt(account, 'failed');
+      if (!(err instanceof UnauthorizedError)) await this.use(l, (rl) => rl.reward(account, 1));
       throw err;
     }
     await this.loginAttempt(account, 'succeeded');

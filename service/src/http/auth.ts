@@ -35,7 +35,17 @@ async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promi
   ctx.state.authMethod = 'token';
 }
 
-async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Promise<void> {
+/** Whether a cookie-authenticated request must carry the CSRF token: by default, unsafe methods. */
+export type CsrfRule = (ctx: AppContext) => boolean;
+
+const unsafeMethod: CsrfRule = (ctx) => !SAFE_METHODS.has(ctx.method);
+
+async function fromSession(
+  ctx: AppContext,
+  sessions: Sessions,
+  id: string,
+  needsCsrf: CsrfRule,
+): Promise<void> {
   // A store that cannot answer is a 503 (RedisUnavailableError), never "unknown session": the
   // cookie must survive a Redis outage.
   const session = await sessions.get(id);
@@ -49,7 +59,7 @@ async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Pro
   }
   // A cookie rides along with cross-site requests; an unsafe one must prove it came from our
   // own front end by echoing the session's CSRF token (synchronizer token pattern).
-  if (!SAFE_METHODS.has(ctx.method)) {
+  if (needsCsrf(ctx)) {
     const sent = ctx.get(CSRF_HEADER);
     if (!sent || !sameSecret(sent, session.csrfToken)) {
       throw new ForbiddenError(`is missing or wrong (send the ${CSRF_HEADER} header)`, 'csrf');
@@ -63,21 +73,25 @@ async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Pro
 /**
  * Per-route authentication: an `Authorization: Token|Bearer <jwt>` header, else the session
  * cookie. A presented credential must be valid (401 otherwise) on every route that looks at the
- * user; `none` routes ignore credentials entirely.
+ * user; `none` routes ignore credentials entirely. A cookie-authenticated request must carry the
+ * session's CSRF token when `needsCsrf` says so (REST: unsafe methods; GraphQL: mutations).
  */
 export function authenticator(
   tokens: Tokens,
   sessions: Sessions,
-): (mode: AuthMode) => Middleware<AppState> {
+): (mode: AuthMode, needsCsrf?: CsrfRule) => Middleware<AppState> {
   const skip: Middleware<AppState> = (_ctx, next) => next();
-  const check: Middleware<AppState> = async (ctx, next) => {
-    const header = ctx.get('Authorization');
-    const cookie = header ? undefined : ctx.state.cookies.sessionId(ctx);
-    if (header) await fromToken(ctx, tokens, header);
-    else if (cookie) await fromSession(ctx, sessions, cookie);
-    await next();
-  };
-  return (mode) => (mode === 'none' ? skip : check);
+  const check =
+    (needsCsrf: CsrfRule): Middleware<AppState> =>
+    async (ctx, next) => {
+      const header = ctx.get('Authorization');
+      const cookie = header ? undefined : ctx.state.cookies.sessionId(ctx);
+      if (header) await fromToken(ctx, tokens, header);
+      else if (cookie) await fromSession(ctx, sessions, cookie, needsCsrf);
+      await next();
+    };
+  const byMethod = check(unsafeMethod);
+  return (mode, needsCsrf) => (mode === 'none' ? skip : needsCsrf ? check(needsCsrf) : byMethod);
 }
 
 /**

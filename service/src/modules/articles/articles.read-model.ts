@@ -180,6 +180,38 @@ export async function articleBySlug(
   return row ? { item: toItem(row), row } : undefined;
 }
 
+const DETAILS_SQL =
+  'select ' +
+  COLUMNS +
+  ', a.body, a.body_html, a.body_html_version' +
+  FROM +
+  ' where a.slug in (?)';
+const DETAILS_VIEWER_SQL =
+  'select ' +
+  COLUMNS +
+  VIEWER_COLUMNS +
+  ', a.body, a.body_html, a.body_html_version' +
+  FROM +
+  ' where a.slug in (?)';
+
+/**
+ * Several articles by slug, as `articleBySlug` has each (one statement for all): for entry points
+ * that batch per-item reads (GraphQL's loaders). Unknown slugs are absent.
+ */
+export async function articlesBySlugs(
+  source: ReadSource,
+  slugs: readonly string[],
+  viewerId?: number,
+): Promise<{ item: ArticleItem; row: ArticleDetailRow }[]> {
+  if (slugs.length === 0) return [];
+  const unique = [...new Set(slugs)];
+  const rows =
+    viewerId === undefined
+      ? await source.all<ArticleDetailRow>(DETAILS_SQL, [unique])
+      : await source.all<ArticleDetailRow>(DETAILS_VIEWER_SQL, [viewerId, viewerId, unique]);
+  return rows.map((row) => ({ item: toItem(row), row }));
+}
+
 const OVERLAY_SQL =
   "select 'f' as kind, article_id as id from favorites where user_id = ? and article_id in (?) " +
   "union all select 'u' as kind, followee_id as id from follows where follower_id = ? and followee_id in (?)";

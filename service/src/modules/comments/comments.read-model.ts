@@ -45,7 +45,11 @@ export async function listComments(
     viewerId === undefined
       ? await source.all<CommentRow>(LIST_SQL, [articleId, limit])
       : await source.all<CommentRow>(LIST_VIEWER_SQL, [viewerId, articleId, limit]);
-  return rows.map((r) => ({
+  return rows.map(toComment);
+}
+
+function toComment(r: CommentRow): CommentItem {
+  return {
     authorId: r.author_id,
     dto: {
       id: r.id,
@@ -59,5 +63,43 @@ export async function listComments(
         following: r.following === true,
       },
     },
-  }));
+  };
+}
+
+const MANY_SQL =
+  'select * from (select ' +
+  COLUMNS +
+  ', c.article_id, row_number() over (partition by c.article_id order by c.created_at, c.id) as n' +
+  ' from comments c join users u on u.id = c.author_id where c.article_id in (?)) ranked' +
+  ' where n <= ? order by created_at asc, id asc';
+const MANY_VIEWER_SQL =
+  'select * from (select ' +
+  COLUMNS +
+  FOLLOWING +
+  ', c.article_id, row_number() over (partition by c.article_id order by c.created_at, c.id) as n' +
+  ' from comments c join users u on u.id = c.author_id where c.article_id in (?)) ranked' +
+  ' where n <= ? order by created_at asc, id asc';
+
+/**
+ * The comments of several articles (one statement for all), up to `limit` each, oldest first,
+ * keyed by article id: for entry points that batch per-item reads (GraphQL's loaders).
+ */
+export async function listCommentsOf(
+  source: ReadSource,
+  articleIds: readonly number[],
+  limit: number,
+  viewerId?: number,
+): Promise<Map<number, CommentItem[]>> {
+  const byArticle = new Map(articleIds.map((id) => [id, [] as CommentItem[]]));
+  if (articleIds.length === 0) return byArticle;
+  const rows =
+    viewerId === undefined
+      ? await source.all<CommentRow & { article_id: number }>(MANY_SQL, [[...articleIds], limit])
+      : await source.all<CommentRow & { article_id: number }>(MANY_VIEWER_SQL, [
+          viewerId,
+          [...articleIds],
+          limit,
+        ]);
+  for (const r of rows) byArticle.get(r.article_id)?.push(toComment(r));
+  return byArticle;
 }

@@ -10,7 +10,7 @@ import { asArticle, asComment } from '../auth/abilities.js';
 import { FeatureService, type ServiceFactory } from '../feature-service.js';
 import { toProfileDto } from '../profiles/profiles.service.js';
 import { Comment } from './comment.entity.js';
-import { listComments } from './comments.read-model.js';
+import { listComments, listCommentsOf } from './comments.read-model.js';
 import type { CommentDto } from './comments.schemas.js';
 
 /** The most comments one list call returns (oldest first). */
@@ -77,6 +77,23 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       }
     }
     return JsonText.trusted(json, hit ? 'hit' : 'miss');
+  }
+
+  /**
+   * The comments of several articles at once (for batching entry points such as GraphQL's
+   * loaders), oldest first, at most MAX_COMMENTS each, keyed by slug; articles the actor may not
+   * read are absent. Two read-model statements for all, bypassing the cache.
+   */
+  async listMany(slugs: readonly string[]): Promise<Map<string, CommentDto[]>> {
+    const viewer = this.actor.user;
+    const articles = await this.articles().getMany(slugs);
+    if (articles.size === 0) return new Map();
+    const source = await this.deps.readRouter({ em: this.em, userId: viewer?.id ?? null });
+    const ids = [...articles.values()].map((a) => a.id);
+    const comments = await listCommentsOf(source, ids, MAX_COMMENTS, viewer?.id);
+    return new Map(
+      [...articles.values()].map((a) => [a.slug, (comments.get(a.id) ?? []).map((c) => c.dto)]),
+    );
   }
 
   async create(slug: string, body: string): Promise<CommentDto> {

@@ -602,9 +602,9 @@ async function registerUser(url: string): Promise<string> {
 }
 
 /**
- * HAProxy in front of the API processes. Health checks on /health/ready every 250 ms: a draining
- * process (readiness 503) is out of rotation within ~0.5 s, well inside its drain delay; a new
- * one is in after two good checks. Only connection failures are retried (on another server):
+ * HAProxy in front of the API processes. Health checks on /health/ready every 300 ms: a draining
+ * process (readiness 503) is out of rotation after two failed checks (~0.6 s plus the checks'
+ * response time), inside its drain delay; a new one is in after two good checks. Only connection failures are retried (on another server):
  * a request that reached a process is never sent twice.
  */
 export function haproxyConfig(state: StackState): string {
@@ -632,7 +632,10 @@ backend api
   option httpchk
   http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host localhost
   http-check expect status 200
-  default-server inter 250ms fastinter 250ms downinter 250ms fall 2 rise 2
+  # A check may take as long as a request under load (it queries the primary): without a check
+  # timeout of its own HAProxy would give it only \`inter\` and mark busy processes down.
+  timeout check 3s
+  default-server inter 300ms fastinter 300ms downinter 300ms fall 2 rise 2
 ${state.apis.map((a) => `  server ${a.name} ${HOST}:${a.port} check`).join('\n')}
 `;
 }

@@ -462,7 +462,12 @@ export class LocalStack {
     process.kill(old.pid, 'SIGTERM');
     const exit = await Promise.race([
       old.exited,
-      sleep(stopTimeoutMs).then(() => ({ code: null, signal: null, timedOut: true as const })),
+      // Unreferenced: a timer left over after the exit must not keep a test run alive.
+      sleep(stopTimeoutMs, undefined, { ref: false }).then(() => ({
+        code: null,
+        signal: null,
+        timedOut: true as const,
+      })),
     ]);
     const exitMs = Date.now() - signalled;
     const fresh = await this.startApi(i, old.port);

@@ -221,6 +221,8 @@ export interface LoadRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** autocannon only: rewrites each request before it is sent (e.g. a unique title). */
+  setupRequest?: (req: Omit<LoadRequest, 'setupRequest'>) => Omit<LoadRequest, 'setupRequest'>;
 }
 
 export interface LoadResult {

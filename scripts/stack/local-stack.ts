@@ -193,6 +193,8 @@ export class LocalStack {
           `already running from ${dir} (${old.url}); stop it first with npm run stack:local:down`,
         );
     }
+    // Logs of this run only (the stores are fresh too).
+    await rm(path.join(dir, 'logs'), { recursive: true, force: true });
     await mkdir(path.join(dir, 'logs'), { recursive: true });
     // The postgres user runs PostgreSQL when we are root: it must reach the store directories.
     await chmod(dir, 0o755);

@@ -2,7 +2,9 @@ import cors from '@koa/cors';
 import Router from '@koa/router';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Koa from 'koa';
+import { ReadCache } from './cache.js';
 import type { Config } from './config.js';
+import type { ReadRouter } from './db/read-source.js';
 import { DatabaseOutages, type DatabaseOutageOptions } from './db/outage.js';
 import { API_PREFIX, API_ROUTES } from './http/api.js';
 import { actor, authenticator, CSRF_HEADER } from './http/auth.js';
@@ -18,6 +20,7 @@ import { actorOf, type AppContext, type AppState } from './http/state.js';
 import { requestTimeout } from './http/timeout.js';
 import { queueCounter } from './jobs/queue.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { Maintenance } from './modules/admin/maintenance.js';
 import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
 import { oidcRouter } from './modules/auth/oidc.routes.js';
@@ -45,6 +48,12 @@ export interface AppDeps {
   oidcTestOnly?: OidcTestOnlyOptions;
   /** How a database outage is answered and reported. @default see DatabaseOutageOptions */
   databaseOutage?: DatabaseOutageOptions;
+  /** The read cache's Redis client (REDIS_CACHE_URL). @default `redis` */
+  cacheRedis?: Redis;
+  /** The process's metrics registry (cache counters…). @default a registry of its own */
+  metrics?: Metrics;
+  /** Where plain reads run (issue 10 plugs replicas in here). @default primaryRouter */
+  readRouter?: ReadRouter;
 }
 
 function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
@@ -71,6 +80,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     openMs: config.REDIS_CIRCUIT_OPEN_MS,
   });
   const sessions = new Sessions(guard, config);
+  // The cache has a guard of its own when it has a client of its own (one guard per client).
+  const cacheGuard = deps.cacheRedis
+    ? new RedisGuard(deps.cacheRedis, logger, {
+        commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+        openMs: config.REDIS_CIRCUIT_OPEN_MS,
+      })
+    : guard;
+  const cache = new ReadCache(cacheGuard, config, deps.metrics ?? createMetrics());
   const maintenance = new Maintenance();
   const services = createServices({
     passwords,
@@ -78,6 +95,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     sessions,
     maintenance,
     queueCounts: queueCounter(guard, config, logger),
+    cache,
+    ...(deps.readRouter ? { readRouter: deps.readRouter } : {}),
   });
   const requestServices = (ctx: AppContext) => services(ctx.state.em, actorOf(ctx));
   const cookies = new Cookies(config);

@@ -67,11 +67,24 @@ await runMain('service', async (logger) => {
   const orm = await connectReachableOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);
+  // The read cache's own Redis, when it has one (docs/read-path.md).
+  const cacheRedis =
+    config.REDIS_CACHE_URL && config.REDIS_CACHE_URL !== config.REDIS_URL
+      ? createRedis(config, logger, config.REDIS_CACHE_URL)
+      : undefined;
+  if (cacheRedis) await connectRedis(cacheRedis);
   // Found and logged; the read path does not route to replicas yet (issue 10, routing).
   const replicas = replicaList(config, logger);
 
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config, orm, redis, logger, lifecycle });
+  const app = createApp({
+    config,
+    orm,
+    redis,
+    logger,
+    lifecycle,
+    ...(cacheRedis ? { cacheRedis } : {}),
+  });
   const server = createServer(app.callback());
   // Longer than the load balancer's idle timeout (60 s) so it never reuses a closed connection;
   // then headers, then the whole request, each bounded a little later (docs/security.md, "Slow
@@ -119,10 +132,14 @@ await runMain('service', async (logger) => {
     server.closeAllConnections();
     const pooled =
       served &&
-      (await settlesWithin(Promise.allSettled([orm.close(), redis.quit()]), deadline - Date.now()));
+      (await settlesWithin(
+        Promise.allSettled([orm.close(), redis.quit(), cacheRedis?.quit()]),
+        deadline - Date.now(),
+      ));
     if (!pooled) {
       if (served) logger.warn('shutdown timeout reached: closing pools forcefully');
       redis.disconnect();
+      cacheRedis?.disconnect();
       // A frozen database never acknowledges the close; the exit below ends its sockets.
       await settlesWithin(orm.close(true), SHUTDOWN_EXIT_MARGIN_MS / 2);
     }

@@ -7,7 +7,7 @@
  * request and p99 stay flat as N grows and that HAProxy spreads evenly. Ratios are against N=1 in
  * the same run. Writes `.local/bench/scale.json` and `.local/bench/scale.svg` (the chart).
  *
- * A section of `npm run bench` once that exists (issue 9): {@link scaleSection} is the section.
+ * Also the `scale` section of `npm run bench` ({@link scaleBenchSection}, defaults only).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,7 +17,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { load, readMix, type LoadRequest } from '../drill/harness.js';
 import { DRILL_ENV } from '../drill/stack.js';
-import { cpuSeconds, LocalStack } from '../stack/local-stack.js';
+import { LocalStack } from '../stack/local-stack.js';
+import type { BenchSection } from './index.js';
+import { cpuMs } from './measure.js';
 import { scaleChart } from './scale-chart.js';
 
 export interface ScaleOptions {
@@ -108,8 +110,8 @@ async function step(
   await activate(stack, n);
   await load(stack.url, requests, { durationMs: 3000, ratePerSecond: options.rate });
   const active = stack.apis.slice(0, n);
-  const cpu0 = active.map((a) => cpuSeconds(a.pid));
-  const lb0 = cpuSeconds(stack.state.haproxy.pid);
+  const cpu0 = active.map((a) => cpuMs(a.pid));
+  const lb0 = cpuMs(stack.state.haproxy.pid);
   const stats0 = await stack.serverStats();
   const result = await load(stack.url, requests, {
     durationMs: options.seconds * 1000,
@@ -117,20 +119,20 @@ async function step(
     connections: 16,
   });
   const stats1 = await stack.serverStats();
-  const cpu1 = active.map((a) => cpuSeconds(a.pid));
-  const lb1 = cpuSeconds(stack.state.haproxy.pid);
+  const cpu1 = active.map((a) => cpuMs(a.pid));
+  const lb1 = cpuMs(stack.state.haproxy.pid);
   const perProcess = active.map((a, i) => {
     const handled = stats1[i]!.total - stats0[i]!.total;
     return {
       name: a.name,
       requests: handled,
       share: 0,
-      cpuMsPerRequest: handled ? ((cpu1[i]! - cpu0[i]!) * 1000) / handled : 0,
+      cpuMsPerRequest: handled ? (cpu1[i]! - cpu0[i]!) / handled : 0,
     };
   });
   const handled = perProcess.reduce((a, p) => a + p.requests, 0);
   for (const p of perProcess) p.share = handled ? p.requests / handled : 0;
-  const cpuMs = cpu1.reduce((a, c, i) => a + (c - cpu0[i]!), 0) * 1000;
+  const spentMs = cpu1.reduce((a, c, i) => a + (c - cpu0[i]!), 0);
   return {
     mix,
     processes: n,
@@ -138,9 +140,9 @@ async function step(
     seconds: options.seconds,
     failed: result.total - result.ok,
     p99Ms: result.p99Ms,
-    cpuMsPerRequest: handled ? cpuMs / handled : 0,
+    cpuMsPerRequest: handled ? spentMs / handled : 0,
     perProcess,
-    lbCpuMsPerRequest: handled ? ((lb1 - lb0) * 1000) / handled : 0,
+    lbCpuMsPerRequest: handled ? (lb1 - lb0) / handled : 0,
     spreadSkewPct: Math.max(...perProcess.map((p) => Math.abs(p.share - 1 / n) * 100)),
   };
 }
@@ -222,12 +224,24 @@ export async function scaleSection(options: ScaleOptions): Promise<ScaleRow[]> {
   return rows;
 }
 
+const DEFAULTS = { max: 3, rate: 40, seconds: 12 };
+
+/** `npm run bench -- --only scale`: the defaults; `npm run bench:scale -- --max …` to vary them. */
+export const scaleBenchSection: BenchSection = {
+  name: 'scale',
+  description: `1 vs N API processes (N ≤ ${DEFAULTS.max}) behind the local HAProxy at ${DEFAULTS.rate} req/s for ${DEFAULTS.seconds} s per step, read and write-heavy mixes: CPU ms per request per process, p99, the balancer's spread; ratios against N=1. Chart: .local/bench/scale.svg`,
+  async run() {
+    const rows = await scaleSection({ ...DEFAULTS, outDir: path.join(REPO_ROOT, '.local/bench') });
+    return { table: scaleTable(rows), data: rows };
+  },
+};
+
 async function main() {
   const { values } = parseArgs({
     options: {
-      max: { type: 'string', default: '3' },
-      rate: { type: 'string', default: '40' },
-      seconds: { type: 'string', default: '12' },
+      max: { type: 'string', default: String(DEFAULTS.max) },
+      rate: { type: 'string', default: String(DEFAULTS.rate) },
+      seconds: { type: 'string', default: String(DEFAULTS.seconds) },
     },
   });
   const options: ScaleOptions = {

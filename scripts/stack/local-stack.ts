@@ -127,17 +127,6 @@ async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces), 1-based field 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / CLOCK_TICKS;
-}
-// getconf CLK_TCK: 100 on every Linux this runs on.
-const CLOCK_TICKS = 100;
-
 /** One row of HAProxy's `show stat` for a server. */
 export interface ServerStat {
   name: string;

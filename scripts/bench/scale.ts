@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale [-- --max N --rate R --seconds S]`: 1 vs N API processes behind the local
+ * `npm run bench:scale [-- --max N --rate R --write-rate W --seconds S]`: 1 vs N API processes behind the local
  * HAProxy (scripts/stack/local-stack.ts, production build) at a fixed, modest arrival rate, for a
  * read mix and a write-heavy mix. Per step: CPU time per request of each API process (from
  * /proc, over the requests HAProxy counted for it), p99 through the load balancer, and the load
@@ -25,8 +25,10 @@ import { scaleChart } from './scale-chart.js';
 export interface ScaleOptions {
   /** Largest number of API processes (steps 1..max). */
   max: number;
-  /** Requests per second through HAProxy, the same for every step. */
+  /** Requests per second of the read mix through HAProxy, the same for every step. */
   rate: number;
+  /** Requests per second of the write-heavy mix (writes cost several times a read). */
+  writeRate: number;
   /** Measured seconds per step (after a 3 s warm-up at the same rate). */
   seconds: number;
   outDir: string;
@@ -42,6 +44,10 @@ export interface ScaleRow {
   p99Ms: number;
   /** CPU ms per request, all active API processes together. */
   cpuMsPerRequest: number;
+  /** The same without what the processes spend idle (timers, pings), measured before the step. */
+  netCpuMsPerRequest: number;
+  /** CPU ms per second the active processes spend with no requests, together. */
+  idleCpuMsPerSecond: number;
   /** Per process: its share of the requests and its CPU ms per request. */
   perProcess: { name: string; requests: number; share: number; cpuMsPerRequest: number }[];
   /** HAProxy's own CPU ms per request. */
@@ -105,19 +111,31 @@ async function step(
   mix: ScaleRow['mix'],
   requests: LoadRequest[],
   n: number,
+  rate: number,
   options: ScaleOptions,
 ): Promise<ScaleRow> {
   await activate(stack, n);
-  await load(stack.url, requests, { durationMs: 3000, ratePerSecond: options.rate });
+  await load(stack.url, requests, { durationMs: 3000, ratePerSecond: rate });
   const active = stack.apis.slice(0, n);
+  // Idle cost first: N processes have N sets of timers, which a low per-process rate amortises
+  // over fewer requests; the net figure is what a request itself costs.
+  await sleep(1000);
+  const idle0 = active.map((a) => cpuMs(a.pid));
+  const idleStart = performance.now();
+  await sleep(3000);
+  const idleMsPerSecond =
+    (active.reduce((a, p, i) => a + cpuMs(p.pid) - idle0[i]!, 0) * 1000) /
+    (performance.now() - idleStart);
   const cpu0 = active.map((a) => cpuMs(a.pid));
+  const loadStart = performance.now();
   const lb0 = cpuMs(stack.state.haproxy.pid);
   const stats0 = await stack.serverStats();
   const result = await load(stack.url, requests, {
     durationMs: options.seconds * 1000,
-    ratePerSecond: options.rate,
+    ratePerSecond: rate,
     connections: 16,
   });
+  const loadSeconds = (performance.now() - loadStart) / 1000;
   const stats1 = await stack.serverStats();
   const cpu1 = active.map((a) => cpuMs(a.pid));
   const lb1 = cpuMs(stack.state.haproxy.pid);
@@ -141,6 +159,10 @@ async function step(
     failed: result.total - result.ok,
     p99Ms: result.p99Ms,
     cpuMsPerRequest: handled ? spentMs / handled : 0,
+    netCpuMsPerRequest: handled
+      ? Math.max(0, spentMs - idleMsPerSecond * loadSeconds) / handled
+      : 0,
+    idleCpuMsPerSecond: idleMsPerSecond,
     perProcess,
     lbCpuMsPerRequest: handled ? (lb1 - lb0) / handled : 0,
     spreadSkewPct: Math.max(...perProcess.map((p) => Math.abs(p.share - 1 / n) * 100)),
@@ -160,7 +182,9 @@ export function scaleTable(rows: ScaleRow[]): string {
     'p99 ms',
     'p99 vs 1',
     'CPU ms/req',
-    'CPU/req vs 1',
+    'idle CPU ms/s',
+    'net CPU ms/req',
+    'net vs 1',
     'per process: share, CPU ms/req',
     'LB CPU ms/req',
   ];
@@ -175,7 +199,9 @@ export function scaleTable(rows: ScaleRow[]): string {
       String(r.p99Ms),
       `${fixed(r.p99Ms / base.p99Ms)}×`,
       fixed(r.cpuMsPerRequest),
-      `${fixed(r.cpuMsPerRequest / base.cpuMsPerRequest)}×`,
+      fixed(r.idleCpuMsPerSecond, 1),
+      fixed(r.netCpuMsPerRequest),
+      `${fixed(r.netCpuMsPerRequest / base.netCpuMsPerRequest)}×`,
       r.perProcess
         .map((p) => `${p.name} ${Math.round(p.share * 100)}% ${fixed(p.cpuMsPerRequest)}`)
         .join(', '),
@@ -206,8 +232,11 @@ export async function scaleSection(options: ScaleOptions): Promise<ScaleRow[]> {
     for (const [mix, requests] of mixes) {
       for (let n = 1; n <= options.max; n += 1) {
         process.stdout.write(`${mix}, ${n} API process(es)… `);
-        const row = await step(stack, mix, requests, n, options);
-        console.log(`p99 ${row.p99Ms} ms, ${fixed(row.cpuMsPerRequest)} CPU ms/req`);
+        const rate = mix === 'read' ? options.rate : options.writeRate;
+        const row = await step(stack, mix, requests, n, rate, options);
+        console.log(
+          `p99 ${row.p99Ms} ms, ${fixed(row.cpuMsPerRequest)} CPU ms/req (${fixed(row.netCpuMsPerRequest)} net of idle)`,
+        );
         rows.push(row);
       }
     }
@@ -215,7 +244,12 @@ export async function scaleSection(options: ScaleOptions): Promise<ScaleRow[]> {
     await stack.stop();
   }
   await mkdir(options.outDir, { recursive: true });
-  const meta = { date: new Date().toISOString(), rate: options.rate, seconds: options.seconds };
+  const meta = {
+    date: new Date().toISOString(),
+    rate: options.rate,
+    writeRate: options.writeRate,
+    seconds: options.seconds,
+  };
   await writeFile(
     path.join(options.outDir, 'scale.json'),
     `${JSON.stringify({ ...meta, rows }, null, 2)}\n`,
@@ -224,12 +258,12 @@ export async function scaleSection(options: ScaleOptions): Promise<ScaleRow[]> {
   return rows;
 }
 
-const DEFAULTS = { max: 3, rate: 40, seconds: 12 };
+const DEFAULTS = { max: 3, rate: 40, writeRate: 10, seconds: 12 };
 
 /** `npm run bench -- --only scale`: the defaults; `npm run bench:scale -- --max …` to vary them. */
 export const scaleBenchSection: BenchSection = {
   name: 'scale',
-  description: `1 vs N API processes (N ≤ ${DEFAULTS.max}) behind the local HAProxy at ${DEFAULTS.rate} req/s for ${DEFAULTS.seconds} s per step, read and write-heavy mixes: CPU ms per request per process, p99, the balancer's spread; ratios against N=1. Chart: .local/bench/scale.svg`,
+  description: `1 vs N API processes (N ≤ ${DEFAULTS.max}) behind the local HAProxy at ${DEFAULTS.rate} req/s (reads) and ${DEFAULTS.writeRate} req/s (write-heavy) for ${DEFAULTS.seconds} s per step, read and write-heavy mixes: CPU ms per request per process, p99, the balancer's spread; ratios against N=1. Chart: .local/bench/scale.svg`,
   async run() {
     const rows = await scaleSection({ ...DEFAULTS, outDir: path.join(REPO_ROOT, '.local/bench') });
     return { table: scaleTable(rows), data: rows };
@@ -241,18 +275,20 @@ async function main() {
     options: {
       max: { type: 'string', default: String(DEFAULTS.max) },
       rate: { type: 'string', default: String(DEFAULTS.rate) },
+      'write-rate': { type: 'string', default: String(DEFAULTS.writeRate) },
       seconds: { type: 'string', default: String(DEFAULTS.seconds) },
     },
   });
   const options: ScaleOptions = {
     max: Number(values.max),
     rate: Number(values.rate),
+    writeRate: Number(values['write-rate']),
     seconds: Number(values.seconds),
     outDir: path.join(REPO_ROOT, '.local/bench'),
   };
   const rows = await scaleSection(options);
   console.log(
-    `\n1 vs N API processes behind HAProxy, ${options.rate} req/s for ${options.seconds} s per step\n`,
+    `\n1 vs N API processes behind HAProxy, ${options.rate} req/s (reads), ${options.writeRate} req/s (write-heavy), ${options.seconds} s per step\n`,
   );
   console.log(scaleTable(rows));
   console.log(`\nwrote .local/bench/scale.json and .local/bench/scale.svg`);

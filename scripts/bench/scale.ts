@@ -119,7 +119,7 @@ async function step(
   const active = stack.apis.slice(0, n);
   // Idle cost first: N processes have N sets of timers, which a low per-process rate amortises
   // over fewer requests; the net figure is what a request itself costs.
-  await sleep(1000);
+  await sleep(2000);
   const idle0 = active.map((a) => cpuMs(a.pid));
   const idleStart = performance.now();
   await sleep(3000);
@@ -233,6 +233,12 @@ export async function scaleSection(options: ScaleOptions): Promise<ScaleRow[]> {
       for (let n = 1; n <= options.max; n += 1) {
         process.stdout.write(`${mix}, ${n} API process(es)… `);
         const rate = mix === 'read' ? options.rate : options.writeRate;
+        if (n === 1) {
+          // Every process warm (JIT, pools, cache) before the first step of a mix: otherwise a
+          // process's first step would carry its warm-up and N > 1 would look dearer.
+          await activate(stack, options.max);
+          await load(stack.url, requests, { durationMs: 6000, ratePerSecond: rate });
+        }
         const row = await step(stack, mix, requests, n, rate, options);
         console.log(
           `p99 ${row.p99Ms} ms, ${fixed(row.cpuMsPerRequest)} CPU ms/req (${fixed(row.netCpuMsPerRequest)} net of idle)`,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { graphqlSection } from './graphql.js';
 import { readsSection } from './reads.js';
+import { scaleBenchSection } from './scale.js';
 
 export interface BenchSection {
   name: string;
@@ -17,7 +18,7 @@ export interface BenchSection {
   run(): Promise<{ table: string; data: unknown }>;
 }
 
-const SECTIONS: BenchSection[] = [readsSection, graphqlSection];
+const SECTIONS: BenchSection[] = [readsSection, graphqlSection, scaleBenchSection];
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1]?.split(',') : undefined;

@@ -1,10 +1,15 @@
 // The part of autocannon's programmatic API the drills use (the package ships no types).
 declare module 'autocannon' {
-  interface Request {
-    method: string;
+  interface RequestBase {
+    method?: string;
     path: string;
     headers?: Record<string, string>;
     body?: string | Buffer;
+  }
+  interface Request extends RequestBase {
+    method: string;
+    /** Called before each send with the request; returns the one to send. */
+    setupRequest?: (req: RequestBase) => RequestBase;
   }
   interface Options {
     url: string;
@@ -23,6 +28,7 @@ declare module 'autocannon' {
   }
   interface Result {
     latency: Histogram;
+    duration: number;
     errors: number;
     timeouts: number;
     non2xx: number;

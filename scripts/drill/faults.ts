@@ -16,6 +16,7 @@ import { holdTableLock } from '../../service/test/support/locks.js';
 import { startPrivateStore } from '../../service/test/support/stores.js';
 import {
   load,
+  readMix,
   runToEnd,
   Stack,
   startApp,
@@ -31,25 +32,6 @@ import {
 const READ_RATE = 150;
 const DRAIN_DELAY_MS = 3000;
 const SHUTDOWN_TIMEOUT_MS = 20_000;
-
-/** Anonymous and token reads over seeded data. */
-async function readMix(stack: Stack): Promise<LoadRequest[]> {
-  const [row] = await stack.orm.em
-    .fork()
-    .getConnection()
-    .execute<{ slug: string; username: string }[]>(
-      'select a.slug, u.username from articles a join users u on u.id = a.author_id limit 1',
-    );
-  const auth = { Authorization: `Token ${stack.token}` };
-  return [
-    { path: '/api/articles?limit=10' },
-    { path: '/api/tags' },
-    { path: `/api/articles/${row!.slug}` },
-    { path: `/api/profiles/${row!.username}` },
-    { path: '/api/user', headers: auth },
-    { path: '/api/articles/feed?limit=10', headers: auth },
-  ];
-}
 
 const reads = async (stack: Stack, durationMs: number) =>
   load(stack.apiUrl, await readMix(stack), {

@@ -206,11 +206,23 @@ export class Stack {
   }
 }
 
+/**
+ * What Traffic and Writer drive: the drill stack's API or the local topology's load balancer
+ * (scripts/stack/local-stack.ts): a fetch against its URL, a signed-in token, the database.
+ */
+export interface LoadTarget {
+  fetch(pathname: string, init?: RequestInit): Promise<Response>;
+  readonly token: string;
+  readonly orm: MikroORM;
+}
+
 export interface LoadRequest {
   method?: string;
   path: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** autocannon only: rewrites each request before it is sent (e.g. a unique title). */
+  setupRequest?: (req: Omit<LoadRequest, 'setupRequest'>) => Omit<LoadRequest, 'setupRequest'>;
 }
 
 export interface LoadResult {
@@ -268,7 +280,7 @@ export class Traffic {
   private loops: Promise<void>[] = [];
 
   constructor(
-    private readonly stack: Stack,
+    private readonly stack: LoadTarget,
     private readonly requests: LoadRequest[],
   ) {}
 
@@ -320,7 +332,7 @@ export class Writer {
   private loops: Promise<void>[] = [];
 
   constructor(
-    private readonly stack: Stack,
+    private readonly stack: LoadTarget,
     private readonly label: string,
   ) {}
 
@@ -383,9 +395,29 @@ export interface DrillResult {
   failures: string[];
 }
 
-export interface Drill {
+/** A named drill over a system: the drill {@link Stack}, or the local topology (drill:stack). */
+export interface Drill<S = Stack> {
   name: string;
-  run(stack: Stack): Promise<DrillResult>;
+  run(stack: S): Promise<DrillResult>;
+}
+
+/** Anonymous and token reads over seeded data. */
+export async function readMix(target: LoadTarget): Promise<LoadRequest[]> {
+  const [row] = await target.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ slug: string; username: string }[]>(
+      'select a.slug, u.username from articles a join users u on u.id = a.author_id limit 1',
+    );
+  const auth = { Authorization: `Token ${target.token}` };
+  return [
+    { path: '/api/articles?limit=10' },
+    { path: '/api/tags' },
+    { path: `/api/articles/${row!.slug}` },
+    { path: `/api/profiles/${row!.username}` },
+    { path: '/api/user', headers: auth },
+    { path: '/api/articles/feed?limit=10', headers: auth },
+  ];
 }
 
 const pct = (ok: number, total: number) =>

@@ -4,6 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import Koa from 'koa';
 import type { Config } from './config.js';
 import { DatabaseOutages, type DatabaseOutageOptions } from './db/outage.js';
+import type { ReplicaRouter } from './db/replica-router.js';
 import { API_PREFIX, API_ROUTES } from './http/api.js';
 import { actor, authenticator, CSRF_HEADER } from './http/auth.js';
 import { jsonBody } from './http/body.js';
@@ -11,6 +12,7 @@ import { Cookies } from './http/cookies.js';
 import { databaseOutages } from './http/database-outage.js';
 import { errorHandler } from './http/error-handler.js';
 import { failedLoginLimit, perIpRateLimits } from './http/rate-limit.js';
+import { readYourWrites } from './http/read-your-writes.js';
 import { requestContext } from './http/request-context.js';
 import { loginAccountOf, mountRoutes, rateLimitClassOf } from './http/routes.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -45,6 +47,25 @@ export interface AppDeps {
   oidcTestOnly?: OidcTestOnlyOptions;
   /** How a database outage is answered and reported. @default see DatabaseOutageOptions */
   databaseOutage?: DatabaseOutageOptions;
+  /**
+   * The guard of `redis`, when the caller needs it too (the replica router's read-your-writes
+   * floors): one guard per client. @default one made from the config
+   */
+  guard?: RedisGuard;
+  /** Replica routing (started by the caller). @default every read on the primary */
+  replicas?: ReplicaRouter;
+}
+
+/** The Redis guard of the app's main client, with the configured timeout and circuit. */
+export function appRedisGuard(
+  redis: Redis,
+  config: Pick<Config, 'REDIS_COMMAND_TIMEOUT_MS' | 'REDIS_CIRCUIT_OPEN_MS'>,
+  logger: Logger,
+): RedisGuard {
+  return new RedisGuard(redis, logger, {
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    openMs: config.REDIS_CIRCUIT_OPEN_MS,
+  });
 }
 
 function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
@@ -66,10 +87,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const tokens = new Tokens(config);
   const passwords = deps.passwords ?? new Passwords(config);
   // Every Redis call on the request path goes through this guard (timeout + circuit breaker).
-  const guard = new RedisGuard(deps.redis, logger, {
-    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    openMs: config.REDIS_CIRCUIT_OPEN_MS,
-  });
+  const guard = deps.guard ?? appRedisGuard(deps.redis, config, logger);
   const sessions = new Sessions(guard, config);
   const maintenance = new Maintenance();
   const services = createServices({
@@ -164,6 +182,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ctx.state.cookies = cookies;
     await next();
   });
+  if (deps.replicas) app.use(readYourWrites(deps.replicas));
   const health = healthRouter({ orm, redis: deps.redis, lifecycle });
   app.use(health.routes());
   const docs = docsRouter(() => (document ??= generateDocument(registry)));

@@ -7,10 +7,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createApp } from './app.js';
+import { appRedisGuard, createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
 import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
+import { replicaRouter } from './db/replica-routing.js';
 import { replicaList } from './db/replicas.js';
 import {
   exitNoLaterThan,
@@ -67,11 +68,22 @@ await runMain('service', async (logger) => {
   const orm = await connectReachableOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);
-  // Found and logged; the read path does not route to replicas yet (issue 10, routing).
-  const replicas = replicaList(config, logger);
+  const guard = appRedisGuard(redis, config, logger);
+  // With replicas configured or discoverable, plain reads are routed to them (docs/read-replicas.md).
+  const list = replicaList(config, logger);
+  const replicas = list && replicaRouter({ config, primary: orm, replicas: list, guard, logger });
+  await replicas?.start();
 
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config, orm, redis, logger, lifecycle });
+  const app = createApp({
+    config,
+    orm,
+    redis,
+    logger,
+    lifecycle,
+    guard,
+    ...(replicas ? { replicas } : {}),
+  });
   const server = createServer(app.callback());
   // Longer than the load balancer's idle timeout (60 s) so it never reuses a closed connection;
   // then headers, then the whole request, each bounded a little later (docs/security.md, "Slow
@@ -87,7 +99,7 @@ await runMain('service', async (logger) => {
     const timeoutMs = config.SHUTDOWN_TIMEOUT_MS;
     exitNoLaterThan(drainMs + timeoutMs + SHUTDOWN_EXIT_MARGIN_MS, logger);
     lifecycle.shuttingDown = true;
-    replicas?.stop();
+    list?.stop();
     logger.info(
       { signal, drainDelayMs: drainMs },
       'shutting down: readiness 503, still accepting during the drain delay',
@@ -119,12 +131,18 @@ await runMain('service', async (logger) => {
     server.closeAllConnections();
     const pooled =
       served &&
-      (await settlesWithin(Promise.allSettled([orm.close(), redis.quit()]), deadline - Date.now()));
+      (await settlesWithin(
+        Promise.allSettled([orm.close(), redis.quit(), replicas?.stop()]),
+        deadline - Date.now(),
+      ));
     if (!pooled) {
       if (served) logger.warn('shutdown timeout reached: closing pools forcefully');
       redis.disconnect();
       // A frozen database never acknowledges the close; the exit below ends its sockets.
-      await settlesWithin(orm.close(true), SHUTDOWN_EXIT_MARGIN_MS / 2);
+      await settlesWithin(
+        Promise.allSettled([orm.close(true), replicas?.stop()]),
+        SHUTDOWN_EXIT_MARGIN_MS / 2,
+      );
     }
     if (pooled) logAndExit(logger, 0, 'shutdown complete');
     logAndExit(logger, 1, 'shutdown complete, work abandoned');

@@ -182,7 +182,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ctx.state.cookies = cookies;
     await next();
   });
-  if (deps.replicas) app.use(readYourWrites(deps.replicas));
+  if (deps.replicas) app.use(readYourWrites(deps.replicas, tokens));
   const health = healthRouter({ orm, redis: deps.redis, lifecycle });
   app.use(health.routes());
   const docs = docsRouter(() => (document ??= generateDocument(registry)));

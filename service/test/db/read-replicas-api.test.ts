@@ -13,6 +13,19 @@ let db: TestDatabase;
 let server: TestServer;
 let admin: Account;
 
+async function userId(username: string): Promise<number> {
+  const [row] = await server.sql<{ id: number }>('select id from users where username = ?', [
+    username,
+  ]);
+  return row!.id;
+}
+
+/** The WAL position the primary has written now. */
+async function primaryLsn(): Promise<string> {
+  const [row] = await server.sql<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+  return row!.lsn;
+}
+
 /** Runs `body` with replay paused; resumes and catches up after, whatever happens. */
 async function whilePaused(body: () => Promise<void>) {
   await set.replica.pauseReplay();
@@ -83,13 +96,9 @@ describe('read-your-writes for a token-only client', () => {
     await set.replica.catchUp();
     await whilePaused(async () => {
       const article = await server.api.createArticle(author.token, { title: 'Fresh while paused' });
-      const [{ id }] = await server.sql<{ id: number }>('select id from users where username = ?', [
-        author.username,
-      ]);
+      const id = await userId(author.username);
       const floor = await server.redis.get(`${server.config.REDIS_KEY_PREFIX}ryw:${id}`);
-      const [{ lsn }] = await server.sql<{ lsn: string }>(
-        'select lsn::text as lsn from (select pg_current_wal_lsn() as lsn) x',
-      );
+      const lsn = await primaryLsn();
       expect(floor).toMatch(/^[0-9A-F]{16}$/);
       expect(floor! <= sortableLsn(lsn)).toBe(true);
       const replayed = server.replicas!.health()[0]!.replayLsn!;
@@ -100,6 +109,20 @@ describe('read-your-writes for a token-only client', () => {
         status: 200,
         title: 'Fresh while paused',
       });
+    });
+  });
+
+  it('when an anonymous request registers a user, then the new user gets a floor too (their first reads see the account)', async () => {
+    await whilePaused(async () => {
+      const account = await server.api.register('newcomer');
+      const id = await userId(account.username);
+      const floor = await server.redis.get(`${server.config.REDIS_KEY_PREFIX}ryw:${id}`);
+      const replayed = server.replicas!.health()[0]!.replayLsn!;
+      expect(floor! > sortableLsn(replayed)).toBe(true);
+      const profile = await server.api.get(`/profiles/${account.username}`, {
+        token: account.token,
+      });
+      expect(profile.status).toBe(200);
     });
   });
 });

@@ -118,6 +118,7 @@ export class ReplicaRouter {
       counter(options.metrics, 'plinth_db_reads_total', 'Read statements by where they ran', [
         'role',
         'reason',
+        'viewer',
       ]);
     this.lagGauge =
       options.metrics &&
@@ -131,28 +132,29 @@ export class ReplicaRouter {
 
   /** The {@link ReadRouter} to hand to the read path. */
   readonly route: ReadRouter = async ({ em, userId }) => {
-    if (this.pinned.has(em) || em.isInTransaction()) return this.primary(em, 'write');
+    if (this.pinned.has(em) || em.isInTransaction()) return this.primary(em, 'write', userId);
     const healthy = this.healthy();
+    if (healthy.length === 0) return this.primary(em, 'no-healthy-replica', userId, true);
     if (userId === null) {
-      if (healthy.length === 0) return this.primary(em, 'no-healthy-replica');
-      return this.replica(em, healthy[this.nextAnonymous++ % healthy.length]!, 'anonymous');
+      return this.replica(em, healthy[this.nextAnonymous++ % healthy.length]!, 'anonymous', null);
     }
-    if (healthy.length === 0) return this.primary(em, 'no-healthy-replica', userId);
-    if (Date.now() < this.floorsUnknownUntil) return this.primary(em, 'floor-unknown');
+    if (Date.now() < this.floorsUnknownUntil) return this.primary(em, 'floor-unknown', userId);
     let floor: SortableLsn | undefined;
     try {
       floor = await this.options.readYourWrites.floor(userId);
     } catch {
-      return this.primary(em, 'floor-unknown');
+      return this.primary(em, 'floor-unknown', userId);
     }
     // The user's own replica first: switching replicas could show an older state.
     const own = healthy[userId % healthy.length]!;
     if (floor === undefined || (own.replayLsn !== undefined && own.replayLsn >= floor)) {
-      return this.replica(em, own, 'caught-up');
+      return this.replica(em, own, 'caught-up', userId);
     }
     const replayed = await this.replayedNow(own);
-    if (replayed !== undefined && replayed >= floor) return this.replica(em, own, 'caught-up');
-    return this.primary(em, 'replica-behind', userId);
+    if (replayed !== undefined && replayed >= floor) {
+      return this.replica(em, own, 'caught-up', userId);
+    }
+    return this.primary(em, 'replica-behind', userId, true);
   };
 
   /** Keeps every read of `em`'s unit of work on the primary (a request that writes). */
@@ -216,23 +218,33 @@ export class ReplicaRouter {
     return [...this.pools.values()].filter((r) => r.healthy);
   }
 
-  private primary(em: EntityManager, reason: Reason, monotonicFor?: number): ReadSource {
+  private primary(
+    em: EntityManager,
+    reason: Reason,
+    viewer: number | null,
+    monotonic = false,
+  ): ReadSource {
     const source = primarySource(em);
     return {
       role: 'primary',
       all: async <T>(sql: string, params?: readonly unknown[]) => {
         const rows = await source.all<T>(sql, params);
-        this.reads?.inc({ role: 'primary', reason });
+        this.reads?.inc({ role: 'primary', reason, viewer: viewerLabel(viewer) });
         // What this read showed is the user's floor now: a replica read next must not go back.
-        if (monotonicFor !== undefined) {
-          await this.raiseToPrimary(monotonicFor).catch(() => undefined);
+        if (monotonic && viewer !== null) {
+          await this.raiseToPrimary(viewer).catch(() => undefined);
         }
         return rows;
       },
     };
   }
 
-  private replica(em: EntityManager, replica: Replica, reason: Reason): ReadSource {
+  private replica(
+    em: EntityManager,
+    replica: Replica,
+    reason: Reason,
+    viewer: number | null,
+  ): ReadSource {
     const { orm, replayLsn } = replica;
     return {
       role: 'replica',
@@ -240,13 +252,17 @@ export class ReplicaRouter {
       all: async <T>(sql: string, params: readonly unknown[] = []) => {
         try {
           const rows = (await orm.em.getConnection().execute(sql, [...params], 'all')) as T[];
-          this.reads?.inc({ role: 'replica', reason });
+          this.reads?.inc({ role: 'replica', reason, viewer: viewerLabel(viewer) });
           return rows;
         } catch (err) {
           if (!isConnectionFailure(err) && !isRecoveryConflict(err)) throw err;
           this.markUnhealthy(replica, `read failed: ${(err as Error).message}`);
           const rows = await primarySource(em).all<T>(sql, params);
-          this.reads?.inc({ role: 'primary', reason: 'replica-failed' });
+          this.reads?.inc({
+            role: 'primary',
+            reason: 'replica-failed',
+            viewer: viewerLabel(viewer),
+          });
           return rows;
         }
       },
@@ -407,6 +423,8 @@ export class ReplicaRouter {
     this.lagGauge?.set({ replica: replica.target }, -1);
   }
 }
+
+const viewerLabel = (userId: number | null) => (userId === null ? 'anonymous' : 'user');
 
 /** A standby cancelled the query because replay needed what it read (SQLSTATE 40001 there). */
 function isRecoveryConflict(err: unknown): boolean {

@@ -269,7 +269,7 @@ describe('replica health', () => {
       ]),
     );
     const reads = await metrics.getSingleMetricAsString('plinth_db_reads_total');
-    expect(reads).toMatch(/role="primary",reason="no-healthy-replica"} 1/);
+    expect(reads).toMatch(/role="primary",reason="no-healthy-replica",viewer="anonymous"} 1/);
   });
 
   it('when the replica is stopped, then it is skipped (a read already routed to it is answered by the primary), and used again after it starts', async () => {

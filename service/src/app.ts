@@ -2,7 +2,9 @@ import cors from '@koa/cors';
 import Router from '@koa/router';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Koa from 'koa';
+import { ReadCache } from './cache.js';
 import type { Config } from './config.js';
+import type { ReadRouter } from './db/read-source.js';
 import { DatabaseOutages, type DatabaseOutageOptions } from './db/outage.js';
 import type { ReplicaRouter } from './db/replica-router.js';
 import { API_PREFIX, API_ROUTES } from './http/api.js';
@@ -20,6 +22,7 @@ import { actorOf, type AppContext, type AppState } from './http/state.js';
 import { requestTimeout } from './http/timeout.js';
 import { queueCounter } from './jobs/queue.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { Maintenance } from './modules/admin/maintenance.js';
 import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
 import { oidcRouter } from './modules/auth/oidc.routes.js';
@@ -47,12 +50,22 @@ export interface AppDeps {
   oidcTestOnly?: OidcTestOnlyOptions;
   /** How a database outage is answered and reported. @default see DatabaseOutageOptions */
   databaseOutage?: DatabaseOutageOptions;
+  /** The read cache's Redis client (REDIS_CACHE_URL). @default `redis` */
+  cacheRedis?: Redis;
+  /** The process's metrics registry (cache counters…). @default a registry of its own */
+  metrics?: Metrics;
+  /** Where plain reads run (issue 10 plugs replicas in here). @default primaryRouter */
+  readRouter?: ReadRouter;
   /**
    * The guard of `redis`, when the caller needs it too (the replica router's read-your-writes
    * floors): one guard per client. @default one made from the config
    */
   guard?: RedisGuard;
-  /** Replica routing (started by the caller). @default every read on the primary */
+  /**
+   * Replica routing (started by the caller): its router chooses where plain reads run (unless
+   * `readRouter` is given) and write requests record read-your-writes floors.
+   * @default every read on the primary
+   */
   replicas?: ReplicaRouter;
 }
 
@@ -89,6 +102,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   // Every Redis call on the request path goes through this guard (timeout + circuit breaker).
   const guard = deps.guard ?? appRedisGuard(deps.redis, config, logger);
   const sessions = new Sessions(guard, config);
+  // The cache has a guard of its own when it has a client of its own (one guard per client).
+  const cacheGuard = deps.cacheRedis ? appRedisGuard(deps.cacheRedis, config, logger) : guard;
+  const cache = new ReadCache(cacheGuard, config, deps.metrics ?? createMetrics());
   const maintenance = new Maintenance();
   const services = createServices({
     passwords,
@@ -96,6 +112,10 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     sessions,
     maintenance,
     queueCounts: queueCounter(guard, config, logger),
+    cache,
+    ...(deps.readRouter || deps.replicas
+      ? { readRouter: deps.readRouter ?? deps.replicas!.route }
+      : {}),
   });
   const requestServices = (ctx: AppContext) => services(ctx.state.em, actorOf(ctx));
   const cookies = new Cookies(config);

@@ -133,6 +133,19 @@ const configFields = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/)
     .default('plinth:'),
+  /**
+   * The read cache's Redis (docs/read-path.md); default: REDIS_URL. A Redis of its own keeps
+   * cache evictions and load away from the queues. Same REDIS_AUTH_TOKEN and REDIS_TLS_CA_FILE.
+   */
+  REDIS_CACHE_URL: url(['redis:', 'rediss:'], 'redis://cache.internal:6379').optional(),
+  /** Cache the hot reads in Redis (cache-aside, invalidated by the writes). */
+  CACHE_ENABLED: bool.default(true),
+  /** How long a cached value lives at most (±10 % jitter); correctness never rests on it. */
+  CACHE_TTL_SECONDS: int(1, 86_400).default(300),
+  /** Values larger than this are not cached. */
+  CACHE_MAX_VALUE_BYTES: int(1024, 16 * 1024 * 1024).default(512 * 1024),
+  /** How long one process may hold the right to fill a missing value, before others fill it too. */
+  CACHE_LOCK_MS: int(10, 10_000).default(200),
   /** A Redis command on the request path still unanswered after this long fails (and falls back). */
   REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(250),
   /** After repeated Redis failures, commands fail at once for this long before one is retried. */

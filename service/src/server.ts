@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appRedisGuard, createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
+import { createMetrics } from './metrics.js';
 import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
 import { replicaRouter } from './db/replica-routing.js';
@@ -68,10 +69,18 @@ await runMain('service', async (logger) => {
   const orm = await connectReachableOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);
+  // The read cache's own Redis, when it has one (docs/read-path.md).
+  const cacheRedis =
+    config.REDIS_CACHE_URL && config.REDIS_CACHE_URL !== config.REDIS_URL
+      ? createRedis(config, logger, config.REDIS_CACHE_URL)
+      : undefined;
+  if (cacheRedis) await connectRedis(cacheRedis);
+  const metrics = createMetrics();
   const guard = appRedisGuard(redis, config, logger);
   // With replicas configured or discoverable, plain reads are routed to them (docs/read-replicas.md).
   const list = replicaList(config, logger);
-  const replicas = list && replicaRouter({ config, primary: orm, replicas: list, guard, logger });
+  const replicas =
+    list && replicaRouter({ config, primary: orm, replicas: list, guard, logger, metrics });
   await replicas?.start();
 
   const lifecycle: Lifecycle = { shuttingDown: false };
@@ -83,6 +92,8 @@ await runMain('service', async (logger) => {
     lifecycle,
     guard,
     ...(replicas ? { replicas } : {}),
+    ...(cacheRedis ? { cacheRedis } : {}),
+    metrics,
   });
   const server = createServer(app.callback());
   // Longer than the load balancer's idle timeout (60 s) so it never reuses a closed connection;
@@ -132,12 +143,13 @@ await runMain('service', async (logger) => {
     const pooled =
       served &&
       (await settlesWithin(
-        Promise.allSettled([orm.close(), redis.quit(), replicas?.stop()]),
+        Promise.allSettled([orm.close(), redis.quit(), cacheRedis?.quit(), replicas?.stop()]),
         deadline - Date.now(),
       ));
     if (!pooled) {
       if (served) logger.warn('shutdown timeout reached: closing pools forcefully');
       redis.disconnect();
+      cacheRedis?.disconnect();
       // A frozen database never acknowledges the close; the exit below ends its sockets.
       await settlesWithin(
         Promise.allSettled([orm.close(true), replicas?.stop()]),

@@ -1,8 +1,10 @@
 import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
+import { JsonText } from '../json-text.js';
 import type { Services } from '../modules/services.js';
 import type { User } from '../modules/users/user.entity.js';
 import type { LimitClass } from '../rate-limits.js';
@@ -216,8 +218,34 @@ export function toMiddleware(
     };
     const result = await def.handler(input as never);
     c.status = def.success.status;
-    if (def.success.status !== 204) c.body = result;
+    if (def.success.status === 204) return;
+    if (def.method === 'get' && def.success.status === 200) {
+      httpCaching(c, result instanceof JsonText ? result : JsonText.of(result));
+    } else {
+      c.body = result;
+    }
   };
+}
+
+/**
+ * A GET's 200 with HTTP caching (docs/read-path.md): a strong ETag of the body's bytes,
+ * `If-None-Match` → 304, and Cache-Control that a CDN can honour — `public, no-cache` without
+ * credentials, `private, no-cache` with them.
+ */
+function httpCaching(c: AppContext, json: JsonText): void {
+  const credentialed =
+    c.state.user !== undefined || c.get('Authorization') !== '' || c.get('Cookie') !== '';
+  c.set('Cache-Control', credentialed ? 'private, no-cache' : 'public, no-cache');
+  c.vary('Authorization');
+  c.vary('Cookie');
+  if (json.cache) c.set('X-Cache', json.cache);
+  c.etag = `"${createHash('sha1').update(json.text).digest('base64url')}"`;
+  c.type = 'application/json';
+  if (c.fresh) {
+    c.status = 304;
+    return;
+  }
+  c.body = json.text;
 }
 
 export interface MountOptions {

@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ReadCache } from '../cache.js';
+import { primaryRouter, type ReadRouter } from '../db/read-source.js';
 import type { QueueCounts } from '../jobs/queue.js';
 import { AdminService } from './admin/admin.service.js';
 import type { Maintenance } from './admin/maintenance.js';
@@ -23,6 +25,10 @@ export interface ServicesDeps {
   maintenance: Maintenance;
   /** Job counts of every queue. */
   queueCounts: () => Promise<QueueCounts[]>;
+  /** The read cache (docs/read-path.md). */
+  cache: ReadCache;
+  /** Where plain reads run. @default primaryRouter (the request's em) */
+  readRouter?: ReadRouter;
 }
 
 /** Every feature service, for one unit of work and one actor. */
@@ -43,8 +49,13 @@ export interface Services {
  * with their unit of work and actor; each service is built on first use.
  */
 export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
-  const articles = serviceFactory(ArticlesService, {});
-  const users = serviceFactory(UsersService, { passwords: deps.passwords, tokens: deps.tokens });
+  const reads = { readRouter: deps.readRouter ?? primaryRouter, cache: deps.cache };
+  const articles = serviceFactory(ArticlesService, reads);
+  const users = serviceFactory(UsersService, {
+    passwords: deps.passwords,
+    tokens: deps.tokens,
+    cache: deps.cache,
+  });
   const sessions = serviceFactory(SessionsService, {
     store: deps.sessions,
     users,
@@ -57,10 +68,10 @@ export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
       queueCounts: deps.queueCounts,
     }),
     articles,
-    comments: serviceFactory(CommentsService, { articles }),
-    profiles: serviceFactory(ProfilesService, {}),
+    comments: serviceFactory(CommentsService, { articles, ...reads }),
+    profiles: serviceFactory(ProfilesService, reads),
     sessions,
-    tags: serviceFactory(TagsService, {}),
+    tags: serviceFactory(TagsService, reads),
     users,
   };
   return (em: EntityManager, actor: Actor) => {

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { ReadCache } from '../../../service/src/cache.js';
 import { connectOrm } from '../../../service/src/db/orm.js';
+import { primaryRouter } from '../../../service/src/db/read-source.js';
 import { defineAbilityFor } from '../../../service/src/modules/auth/abilities.js';
 import { ArticlesService } from '../../../service/src/modules/articles/articles.service.js';
 import { Tag } from '../../../service/src/modules/tags/tag.entity.js';
@@ -35,7 +37,7 @@ describe('prune-unused-tags', () => {
     const articles = new ArticlesService(
       em,
       { user: author, ability: defineAbilityFor(author, { writeFreeze: false }) },
-      {},
+      { readRouter: primaryRouter, cache: ReadCache.off() },
     );
     const gone = await articles.create({
       title: 'Going away',

@@ -14,6 +14,12 @@ export const ArticleSchema = defineEntity({
     title: p.string().length(255),
     description: p.string().length(1000),
     body: p.text(),
+    /**
+     * `body` rendered and sanitised by renderer `bodyHtmlVersion`; null until written or read by a
+     * release that renders on write (docs/read-path.md, "Stored HTML and the migration rule").
+     */
+    bodyHtml: p.text().nullable(),
+    bodyHtmlVersion: p.integer().nullable(),
     /** Drafts are visible only to their author and to editors. */
     status: p.enum(ARTICLE_STATUSES).default('published'),
     author: () =>

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { route, type RouteDef } from '../../http/routes.js';
 import { slugParam } from '../common.schemas.js';
-import type { Page } from '../feature-service.js';
+import { jsonObject } from '../../json-text.js';
 import {
   FeedQuery,
   ListArticlesQuery,
@@ -11,13 +11,12 @@ import {
   UpdateArticleRequest,
   type ArticleListItemDto,
 } from './articles.schemas.js';
+import type { JsonPage } from './articles.service.js';
 
 const slug = z.object({ slug: slugParam });
 
-const multiple = (page: Page<ArticleListItemDto>) => ({
-  articles: page.items,
-  articlesCount: page.count,
-});
+const multiple = (page: JsonPage<ArticleListItemDto>) =>
+  jsonObject({ articles: page.items, articlesCount: page.count });
 
 /** Articles and favorites. `/articles/feed` comes before `/articles/{slug}` so it wins. */
 export const articlesRoutes: RouteDef[] = [
@@ -67,9 +66,8 @@ export const articlesRoutes: RouteDef[] = [
     params: slug,
     success: { status: 200, description: 'The article', schema: SingleArticleResponse },
     errors: [404],
-    handler: async ({ params, services }) => ({
-      article: await services.articles.get(params.slug),
-    }),
+    handler: async ({ params, services }) =>
+      jsonObject({ article: await services.articles.get(params.slug) }),
   }),
   route({
     method: 'put',

@@ -1,14 +1,22 @@
-import { LockMode, sql, type EntityManager, type QueryBuilder } from '@mikro-orm/postgresql';
+import { LockMode, sql, type EntityManager } from '@mikro-orm/postgresql';
+import type { ReadCache } from '../../cache.js';
 import { violatedUniqueConstraint } from '../../db/errors.js';
+import { primarySource, type ReadRouter, type ReadSource } from '../../db/read-source.js';
+import { JsonText } from '../../json-text.js';
 import { NotFoundError } from '../../errors.js';
 import { asArticle } from '../auth/abilities.js';
-import { FeatureService, type Page } from '../feature-service.js';
-import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
-import { Follow } from '../profiles/follow.entity.js';
+import { FeatureService } from '../feature-service.js';
+import { toProfileDto } from '../profiles/profiles.service.js';
 import { Tag } from '../tags/tag.entity.js';
 import { Article, ArticleTag, Favorite, type ArticleStatus } from './article.entity.js';
+import {
+  articleBySlug,
+  listArticles,
+  viewerFlags,
+  type ListCriteria,
+} from './articles.read-model.js';
 import type { ArticleDto, ArticleListItemDto } from './articles.schemas.js';
-import { renderMarkdown } from './markdown.js';
+import { renderMarkdown, RENDERER_VERSION } from './markdown.js';
 import { baseSlug, uniqueSlug } from './slugs.js';
 
 export interface ArticleFilter {
@@ -48,96 +56,221 @@ export async function lockArticle(
 
 const SLUG_ATTEMPTS = 5;
 
-/** Collaborators of the articles service: none yet (a read model and a cache would come here). */
-export type ArticlesDeps = Record<string, never>;
+/** Collaborators of the articles service. */
+export interface ArticlesDeps {
+  /** Where plain reads run (the primary by default; replicas with issue 10). */
+  readRouter: ReadRouter;
+  /** The read cache (disabled: every read goes to the read model). */
+  cache: ReadCache;
+}
+
+/** A list page whose items are JSON text (straight from the cache, or serialized once). */
+export interface JsonPage<T> {
+  items: JsonText<T[]>;
+  count: number;
+}
+
+/** A cached list page: the ids a viewer's overlay needs, then the page's JSON text. */
+interface CachedPage {
+  ids: number[];
+  authorIds: number[];
+  count: number;
+}
 
 /** Articles, their tags and favorites. */
 export class ArticlesService extends FeatureService<ArticlesDeps> {
-  async list(filter: ArticleFilter): Promise<Page<ArticleListItemDto>> {
+  private source(): Promise<ReadSource> {
+    return this.deps.readRouter({ em: this.em, userId: this.actor.user?.id ?? null });
+  }
+
+  async list(filter: ArticleFilter): Promise<JsonPage<ArticleListItemDto>> {
     const viewer = this.actor.user;
-    const qb = this.em.createQueryBuilder(Article, 'a');
-    if (filter.status === 'draft') {
-      qb.where({ status: 'draft' });
-      // Drafts are private: everyone but editors sees only their own (anonymous: none).
+    const criteria: ListCriteria = {
+      status: filter.status === 'draft' ? 'draft' : 'published',
+      limit: filter.limit,
+      offset: filter.offset,
+      ...(filter.tag !== undefined ? { tag: filter.tag } : {}),
+      ...(filter.author !== undefined ? { author: filter.author } : {}),
+      ...(filter.favorited !== undefined ? { favorited: filter.favorited } : {}),
+    };
+    const source = await this.source();
+    if (criteria.status === 'draft') {
+      // Drafts are private: everyone but editors sees only their own (anonymous: none). Never cached.
       if (!this.actor.ability.can('read', asArticle({ authorId: -1, status: 'draft' }))) {
-        qb.andWhere({ author: viewer?.id ?? -1 });
+        criteria.authorId = viewer?.id ?? -1;
       }
-    } else {
-      qb.where({ status: 'published' });
+      return this.uncachedPage(source, criteria);
     }
-    if (filter.author) qb.andWhere({ author: { username: filter.author } });
-    if (filter.tag) {
-      const tagged = this.em
-        .createQueryBuilder(ArticleTag, 'at')
-        .select('at.article')
-        .join('at.tag', 't')
-        .where({ 't.name': filter.tag });
-      qb.andWhere({ id: { $in: tagged } });
+    const id = JSON.stringify([
+      criteria.limit,
+      criteria.offset,
+      criteria.tag ?? null,
+      criteria.author ?? null,
+      criteria.favorited ?? null,
+    ]);
+    const { text, hit } = await this.deps.cache.read(
+      { read: 'list', generations: ['lists', 'users'], id },
+      source,
+      async () => {
+        const page = await listArticles(source, criteria);
+        const head: CachedPage = {
+          ids: page.items.map((i) => i.id),
+          authorIds: page.items.map((i) => i.authorId),
+          count: page.count,
+        };
+        const json = JSON.stringify(page.items.map((i) => i.dto));
+        return { value: page, text: `${JSON.stringify(head)}\n${json}`, cacheable: true };
+      },
+    );
+    const cut = text.indexOf('\n');
+    const head = JSON.parse(text.slice(0, cut)) as CachedPage;
+    let json = text.slice(cut + 1);
+    if (viewer) {
+      const flags = await viewerFlags(source, viewer.id, head.ids, head.authorIds);
+      if (flags.favorited.size > 0 || flags.following.size > 0) {
+        const items = JSON.parse(json) as ArticleListItemDto[];
+        items.forEach((item, i) => {
+          item.favorited = flags.favorited.has(head.ids[i]!);
+          item.author.following = flags.following.has(head.authorIds[i]!);
+        });
+        json = JSON.stringify(items);
+      }
     }
-    if (filter.favorited) {
-      const favorites = this.em
-        .createQueryBuilder(Favorite, 'f')
-        .select('f.article')
-        .join('f.user', 'fu')
-        .where({ 'fu.username': filter.favorited });
-      qb.andWhere({ id: { $in: favorites } });
-    }
-    return this.page(qb, filter);
+    return { items: JsonText.trusted(json, hit ? 'hit' : 'miss'), count: head.count };
   }
 
-  async feed(page: { limit: number; offset: number }): Promise<Page<ArticleListItemDto>> {
+  async feed(page: { limit: number; offset: number }): Promise<JsonPage<ArticleListItemDto>> {
     const viewer = this.user;
-    const followees = this.em
-      .createQueryBuilder(Follow, 'fo')
-      .select('fo.followee')
-      .where({ follower: viewer.id });
-    const qb = this.em
-      .createQueryBuilder(Article, 'a')
-      .where({ status: 'published', author: { $in: followees } });
-    return this.page(qb, page);
+    return this.uncachedPage(await this.source(), {
+      status: 'published',
+      followedBy: viewer.id,
+      ...page,
+    });
   }
 
-  private async page(
-    qb: QueryBuilder<Article, 'a'>,
-    page: { limit: number; offset: number },
-  ): Promise<Page<ArticleListItemDto>> {
-    const count = await qb.clone().getCount();
-    const rows = await qb
-      .select(['a.id'])
-      .orderBy({ createdAt: 'desc', id: 'desc' })
-      .limit(page.limit)
-      .offset(page.offset)
-      .execute<{ id: number }[]>('all', false);
-    const ids = rows.map((r) => r.id);
-    const articles = await this.em.find(Article, { id: { $in: ids } }, { populate: ['author'] });
-    const byId = new Map(articles.map((a) => [a.id, a]));
-    const ordered = ids.map((id) => byId.get(id)).filter((a): a is Article => a !== undefined);
-    return { items: await this.toDtos(ordered), count };
+  private async uncachedPage(
+    source: ReadSource,
+    criteria: ListCriteria,
+  ): Promise<JsonPage<ArticleListItemDto>> {
+    const page = await listArticles(source, criteria, this.actor.user?.id);
+    return { items: JsonText.of(page.items.map((i) => i.dto)), count: page.count };
   }
 
-  async get(slug: string): Promise<ArticleDto> {
-    const article = await this.bySlug(slug);
-    const [item] = await this.toDtos([article]);
-    return { ...item!, body: article.body, bodyHtml: renderMarkdown(article.body) };
+  /**
+   * One article the actor may read. Published articles come from the cache (shared part, then the
+   * viewer's flags overlaid); someone else's draft is a 404, not a 403: its existence is private.
+   */
+  async get(slug: string): Promise<JsonText<ArticleDto>> {
+    const viewer = this.actor.user;
+    const source = await this.source();
+    let found: { id: number; authorId: number; status: ArticleStatus; dto: ArticleDto } | undefined;
+    const { text, hit } = await this.deps.cache.read(
+      { read: 'article', generations: [`article:${slug}`, 'users'], id: slug },
+      source,
+      async () => {
+        found = await this.detail(source, slug);
+        if (!found) return { value: undefined, text: '', cacheable: false };
+        return {
+          value: found,
+          text: `${JSON.stringify([found.id, found.authorId, found.status])}\n${JSON.stringify(found.dto)}`,
+          cacheable: found.status === 'published',
+        };
+      },
+    );
+    if (text === '') throw new NotFoundError('article');
+    const cut = text.indexOf('\n');
+    const [id, authorId, status] = JSON.parse(text.slice(0, cut)) as [
+      number,
+      number,
+      ArticleStatus,
+    ];
+    if (!this.actor.ability.can('read', asArticle({ authorId, status }))) {
+      throw new NotFoundError('article');
+    }
+    let json = text.slice(cut + 1);
+    if (viewer) {
+      const flags = await viewerFlags(source, viewer.id, [id], [authorId]);
+      if (flags.favorited.size > 0 || flags.following.size > 0) {
+        const dto = JSON.parse(json) as ArticleDto;
+        dto.favorited = flags.favorited.has(id);
+        dto.author.following = flags.following.has(authorId);
+        json = JSON.stringify(dto);
+      }
+    }
+    return JsonText.trusted(json, hit ? 'hit' : 'miss');
+  }
+
+  /**
+   * The article as the read model has it, `favorited`/`following` for `viewerId` (else false),
+   * with its HTML rendered and stored when missing or from another renderer version.
+   */
+  private async detail(source: ReadSource, slug: string, viewerId?: number, em = this.em) {
+    const found = await articleBySlug(source, slug, viewerId);
+    if (!found) return undefined;
+    const { item, row } = found;
+    let bodyHtml = row.body_html;
+    if (bodyHtml === null || row.body_html_version !== RENDERER_VERSION) {
+      bodyHtml = renderMarkdown(row.body);
+      await this.storeHtml(em, row.id, row.updated_at, bodyHtml);
+    }
+    return {
+      id: item.id,
+      authorId: item.authorId,
+      status: item.dto.status,
+      dto: { ...item.dto, body: row.body, bodyHtml } as ArticleDto,
+    };
+  }
+
+  /** Stores a rendering made on read, unless the article changed meanwhile (on the primary). */
+  private async storeHtml(
+    em: EntityManager,
+    id: number,
+    updatedAt: string,
+    html: string,
+  ): Promise<void> {
+    await em.execute(
+      'update articles set body_html = ?, body_html_version = ? where id = ? and updated_at = ?',
+      [html, RENDERER_VERSION, id, updatedAt],
+      'run',
+    );
   }
 
   async create(input: ArticleInput): Promise<ArticleDto> {
     this.authorize('create', 'Article', 'your role may not write articles');
     const author = this.user;
+    const tagList = input.tagList ?? [];
+    const bodyHtml = renderMarkdown(input.body);
     const article = await this.withUniqueSlug(input.title, async (em, slug) => {
       const created = em.create(Article, {
         slug,
         title: input.title,
         description: input.description,
         body: input.body,
+        bodyHtml,
+        bodyHtmlVersion: RENDERER_VERSION,
         status: input.status ?? 'published',
         author: author.id,
       });
       await em.flush();
-      await this.replaceTags(em, created.id, input.tagList ?? []);
+      await this.replaceTags(em, created.id, tagList);
       return created;
     });
-    return this.get(article.slug);
+    await this.deps.cache.bump(['lists', 'tags', `article:${article.slug}`]);
+    // Everything the response shows is known: no read back. Nobody follows themselves.
+    return {
+      slug: article.slug,
+      title: article.title,
+      description: article.description,
+      status: article.status,
+      tagList: [...tagList].sort(),
+      createdAt: article.createdAt.toISOString(),
+      updatedAt: article.updatedAt.toISOString(),
+      favorited: false,
+      favoritesCount: article.favoritesCount,
+      author: toProfileDto(author, false),
+      body: article.body,
+      bodyHtml,
+    };
   }
 
   async update(slug: string, changes: Partial<ArticleInput>): Promise<ArticleDto> {
@@ -157,6 +290,10 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
           article,
           Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
         );
+        if (fields.body !== undefined) {
+          article.bodyHtml = renderMarkdown(fields.body);
+          article.bodyHtmlVersion = RENDERER_VERSION;
+        }
         if (titleChanged) article.slug = newSlug;
         if (tagList !== undefined) {
           await this.replaceTags(em, article.id, tagList);
@@ -173,11 +310,20 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
           });
         }
         await em.flush();
-        return article;
+        // The response as this transaction sees it: one read-model statement, no entity re-read.
+        return (await this.detail(primarySource(em), article.slug, this.user.id, em))!;
       },
       titleChanged,
     );
-    return this.get(updated.slug);
+    await this.deps.cache.bump([
+      'lists',
+      'tags',
+      `article:${slug}`,
+      `comments:${slug}`,
+      `article:${updated.dto.slug}`,
+      `comments:${updated.dto.slug}`,
+    ]);
+    return updated.dto;
   }
 
   async delete(slug: string): Promise<void> {
@@ -195,13 +341,14 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       }
       await em.nativeDelete(Article, { id: article.id });
     });
+    await this.deps.cache.bump(['lists', 'tags', `article:${slug}`, `comments:${slug}`]);
   }
 
   async favorite(slug: string): Promise<ArticleDto> {
     const user = this.user;
     const article = await this.bySlug(slug);
     this.authorize('favorite', asArticle(facts(article)), 'drafts cannot be favorited');
-    await this.em.transactional(async (em) => {
+    const result = await this.em.transactional(async (em) => {
       await lockArticle(em, article.id);
       const inserted = await em
         .createQueryBuilder(Favorite)
@@ -210,20 +357,26 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
         .ignore()
         .execute('run');
       if (inserted.affectedRows > 0) await this.bumpFavorites(em, article.id, +1);
+      return this.detail(primarySource(em), slug, user.id, em);
     });
-    return this.get(slug);
+    await this.deps.cache.bump(['lists', `article:${slug}`]);
+    if (!result) throw new NotFoundError('article');
+    return result.dto;
   }
 
   async unfavorite(slug: string): Promise<ArticleDto> {
     const user = this.user;
     const article = await this.bySlug(slug);
     this.authorize('favorite', asArticle(facts(article)));
-    await this.em.transactional(async (em) => {
+    const result = await this.em.transactional(async (em) => {
       await lockArticle(em, article.id);
       const deleted = await em.nativeDelete(Favorite, { user: user.id, article: article.id });
       if (deleted > 0) await this.bumpFavorites(em, article.id, -1);
+      return this.detail(primarySource(em), slug, user.id, em);
     });
-    return this.get(slug);
+    await this.deps.cache.bump(['lists', `article:${slug}`]);
+    if (!result) throw new NotFoundError('article');
+    return result.dto;
   }
 
   private async bumpFavorites(em: EntityManager, articleId: number, delta: 1 | -1) {
@@ -290,40 +443,5 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       ArticleTag,
       tags.map((t) => ({ article: articleId, tag: t.id })),
     );
-  }
-
-  /** List-item shapes (no body: lists never pay for Markdown rendering). */
-  private async toDtos(articles: Article[]): Promise<ArticleListItemDto[]> {
-    const viewer = this.actor.user;
-    if (articles.length === 0) return [];
-    const ids = articles.map((a) => a.id);
-    const [tagRows, favoriteRows, following] = await Promise.all([
-      this.em.find(ArticleTag, { article: { $in: ids } }, { populate: ['tag'] }),
-      viewer ? this.em.find(Favorite, { user: viewer.id, article: { $in: ids } }) : [],
-      followedAmong(
-        this.em,
-        viewer?.id,
-        articles.map((a) => a.author.id),
-      ),
-    ]);
-    const tagsOf = new Map<number, string[]>();
-    for (const row of tagRows) {
-      const list = tagsOf.get(row.article.id) ?? [];
-      list.push(row.tag.name);
-      tagsOf.set(row.article.id, list);
-    }
-    const favorited = new Set(favoriteRows.map((f) => f.article.id));
-    return articles.map((a) => ({
-      slug: a.slug,
-      title: a.title,
-      description: a.description,
-      status: a.status,
-      tagList: (tagsOf.get(a.id) ?? []).sort(),
-      createdAt: a.createdAt.toISOString(),
-      updatedAt: a.updatedAt.toISOString(),
-      favorited: favorited.has(a.id),
-      favoritesCount: a.favoritesCount,
-      author: toProfileDto(a.author, following.has(a.author.id)),
-    }));
   }
 }

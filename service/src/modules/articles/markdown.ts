@@ -56,7 +56,13 @@ const POLICY: sanitizeHtml.IOptions = {
 };
 POLICY.allowedAttributes = { ...POLICY.allowedAttributes, a: ['href', 'title', 'rel'] };
 
-/** Markdown → sanitised HTML. The stored `body` is never altered; this is derived on output. */
+/**
+ * The version of the rendering below (Markdown options and sanitiser policy). Bump it with any
+ * change to either: stored `body_html` of another version is re-rendered when read.
+ */
+export const RENDERER_VERSION = 1;
+
+/** Markdown → sanitised HTML. The stored `body` is never altered; this is derived from it. */
 export function renderMarkdown(markdown: string): string {
   return sanitizeHtml(marked.parse(markdown) as string, POLICY);
 }

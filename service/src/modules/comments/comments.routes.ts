@@ -1,3 +1,4 @@
+import { jsonObject } from '../../json-text.js';
 import { z } from 'zod';
 import { route, type RouteDef } from '../../http/routes.js';
 import { slugParam } from '../common.schemas.js';
@@ -21,9 +22,8 @@ export const commentsRoutes: RouteDef[] = [
     params: slug,
     success: { status: 200, description: 'The comments', schema: MultipleCommentsResponse },
     errors: [404],
-    handler: async ({ params, services }) => ({
-      comments: await services.comments.list(params.slug),
-    }),
+    handler: async ({ params, services }) =>
+      jsonObject({ comments: await services.comments.list(params.slug) }),
   }),
   route({
     method: 'post',

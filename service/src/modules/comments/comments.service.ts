@@ -1,10 +1,16 @@
 import { LockMode } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../../errors.js';
+import type { ReadCache } from '../../cache.js';
+import type { ReadRouter } from '../../db/read-source.js';
+import { JsonText } from '../../json-text.js';
+import type { ArticleStatus } from '../articles/article.entity.js';
+import { articleFacts, viewerFlags } from '../articles/articles.read-model.js';
 import { lockArticle, type ArticlesService } from '../articles/articles.service.js';
-import { asComment } from '../auth/abilities.js';
+import { asArticle, asComment } from '../auth/abilities.js';
 import { FeatureService, type ServiceFactory } from '../feature-service.js';
-import { followedAmong, toProfileDto } from '../profiles/profiles.service.js';
+import { toProfileDto } from '../profiles/profiles.service.js';
 import { Comment } from './comment.entity.js';
+import { listComments } from './comments.read-model.js';
 import type { CommentDto } from './comments.schemas.js';
 
 /** The most comments one list call returns (oldest first). */
@@ -13,6 +19,17 @@ export const MAX_COMMENTS = 500;
 export interface CommentsDeps {
   /** Comments live on articles the actor may read: the articles service decides which. */
   articles: ServiceFactory<ArticlesService>;
+  /** Where plain reads run (the primary by default; replicas with issue 10). */
+  readRouter: ReadRouter;
+  /** The read cache (disabled: every read goes to the read model). */
+  cache: ReadCache;
+}
+
+/** A cached comment list: the article's visibility facts and the authors, then the JSON text. */
+interface CachedComments {
+  authorId: number;
+  status: ArticleStatus;
+  authorIds: number[];
 }
 
 /** Comments on articles. */
@@ -21,14 +38,47 @@ export class CommentsService extends FeatureService<CommentsDeps> {
     return this.deps.articles(this.em, this.actor);
   }
 
-  async list(slug: string): Promise<CommentDto[]> {
-    const article = await this.articles().bySlug(slug);
-    const comments = await this.em.find(
-      Comment,
-      { article: article.id },
-      { populate: ['author'], orderBy: { createdAt: 'asc', id: 'asc' }, limit: MAX_COMMENTS },
+  async list(slug: string): Promise<JsonText<CommentDto[]>> {
+    const viewer = this.actor.user;
+    const source = await this.deps.readRouter({ em: this.em, userId: viewer?.id ?? null });
+    const { text, hit } = await this.deps.cache.read(
+      { read: 'comments', generations: [`comments:${slug}`, `article:${slug}`, 'users'], id: slug },
+      source,
+      async () => {
+        const facts = await articleFacts(source, slug);
+        if (!facts) return { value: undefined, text: '', cacheable: false };
+        const items = await listComments(source, facts.id, MAX_COMMENTS);
+        const head: CachedComments = {
+          authorId: facts.authorId,
+          status: facts.status,
+          authorIds: items.map((c) => c.authorId),
+        };
+        const json = JSON.stringify(items.map((c) => c.dto));
+        return {
+          value: items,
+          text: `${JSON.stringify(head)}\n${json}`,
+          cacheable: facts.status === 'published',
+        };
+      },
     );
-    return this.toDtos(comments);
+    if (text === '') throw new NotFoundError('article');
+    const cut = text.indexOf('\n');
+    const head = JSON.parse(text.slice(0, cut)) as CachedComments;
+    if (
+      !this.actor.ability.can('read', asArticle({ authorId: head.authorId, status: head.status }))
+    ) {
+      throw new NotFoundError('article');
+    }
+    let json = text.slice(cut + 1);
+    if (viewer && head.authorIds.length > 0) {
+      const { following } = await viewerFlags(source, viewer.id, [], head.authorIds);
+      if (following.size > 0) {
+        const comments = JSON.parse(json) as CommentDto[];
+        comments.forEach((c, i) => (c.author.following = following.has(head.authorIds[i]!)));
+        json = JSON.stringify(comments);
+      }
+    }
+    return JsonText.trusted(json, hit ? 'hit' : 'miss');
   }
 
   async create(slug: string, body: string): Promise<CommentDto> {
@@ -40,8 +90,15 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
       return em.create(Comment, { body, article: article.id, author });
     });
-    const [dto] = await this.toDtos([comment]);
-    return dto!;
+    await this.deps.cache.bump([`comments:${slug}`]);
+    // The new comment's author is the viewer, whom they cannot follow.
+    return {
+      id: comment.id,
+      createdAt: comment.createdAt.toISOString(),
+      updatedAt: comment.updatedAt.toISOString(),
+      body: comment.body,
+      author: toProfileDto(author, false),
+    };
   }
 
   /** The comment's author deletes their own; an editor may delete any (audited). */
@@ -66,20 +123,6 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       }
       await em.nativeDelete(Comment, { id: comment.id });
     });
-  }
-
-  private async toDtos(comments: Comment[]): Promise<CommentDto[]> {
-    const following = await followedAmong(
-      this.em,
-      this.actor.user?.id,
-      comments.map((c) => c.author.id),
-    );
-    return comments.map((c) => ({
-      id: c.id,
-      createdAt: c.createdAt.toISOString(),
-      updatedAt: c.updatedAt.toISOString(),
-      body: c.body,
-      author: toProfileDto(c.author, following.has(c.author.id)),
-    }));
+    await this.deps.cache.bump([`comments:${slug}`]);
   }
 }

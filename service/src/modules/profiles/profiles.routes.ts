@@ -1,3 +1,4 @@
+import { jsonObject } from '../../json-text.js';
 import { z } from 'zod';
 import { route, type RouteDef } from '../../http/routes.js';
 import { usernameParam } from '../common.schemas.js';
@@ -17,9 +18,8 @@ export const profilesRoutes: RouteDef[] = [
     params,
     success: { status: 200, description: 'The profile', schema: ProfileResponse },
     errors: [404],
-    handler: async ({ params, services }) => ({
-      profile: await services.profiles.get(params.username),
-    }),
+    handler: async ({ params, services }) =>
+      jsonObject({ profile: await services.profiles.get(params.username) }),
   }),
   route({
     method: 'post',

@@ -1,8 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
+import type { ReadCache } from '../../cache.js';
+import type { ReadRouter } from '../../db/read-source.js';
+import { JsonText } from '../../json-text.js';
 import { FeatureService } from '../feature-service.js';
 import { User } from '../users/user.entity.js';
 import { Follow } from './follow.entity.js';
+import { profileByUsername } from './profiles.read-model.js';
 import type { ProfileDto } from './profiles.schemas.js';
 
 export function toProfileDto(
@@ -27,8 +31,13 @@ export async function followedAmong(
   return new Set(rows.map((f) => f.followee.id));
 }
 
-/** Collaborators of the profiles service: none yet. */
-export type ProfilesDeps = Record<string, never>;
+/** Collaborators of the profiles service. */
+export interface ProfilesDeps {
+  /** Where plain reads run (the primary by default; replicas with issue 10). */
+  readRouter: ReadRouter;
+  /** The read cache (disabled: every read goes to the read model). */
+  cache: ReadCache;
+}
 
 /** Profiles and the follow graph. */
 export class ProfilesService extends FeatureService<ProfilesDeps> {
@@ -38,10 +47,32 @@ export class ProfilesService extends FeatureService<ProfilesDeps> {
     return user;
   }
 
-  async get(username: string): Promise<ProfileDto> {
-    const user = await this.byUsername(username);
-    const following = await followedAmong(this.em, this.actor.user?.id, [user.id]);
-    return toProfileDto(user, following.has(user.id));
+  /**
+   * A profile: the shared part from the cache (`following` false, the user id before it), the
+   * viewer's `following` from one indexed statement.
+   */
+  async get(username: string): Promise<JsonText<ProfileDto>> {
+    const viewer = this.actor.user;
+    const source = await this.deps.readRouter({ em: this.em, userId: viewer?.id ?? null });
+    const { text, hit } = await this.deps.cache.read(
+      { read: 'profile', generations: ['users'], id: username },
+      source,
+      async () => {
+        const found = await profileByUsername(source, username);
+        if (!found) return { value: undefined, text: '', cacheable: false };
+        return { value: found, text: `${found.id}\n${JSON.stringify(found.dto)}`, cacheable: true };
+      },
+    );
+    if (text === '') throw new NotFoundError('profile');
+    const cut = text.indexOf('\n');
+    const id = Number(text.slice(0, cut));
+    let json = text.slice(cut + 1);
+    if (viewer) {
+      const following = await followedAmong(this.em, viewer.id, [id]);
+      if (following.size > 0)
+        json = JSON.stringify({ ...(JSON.parse(json) as ProfileDto), following: true });
+    }
+    return JsonText.trusted(json, hit ? 'hit' : 'miss');
   }
 
   async follow(username: string): Promise<ProfileDto> {

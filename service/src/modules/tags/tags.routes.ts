@@ -1,3 +1,4 @@
+import { jsonObject } from '../../json-text.js';
 import { z } from 'zod';
 import { route, type RouteDef } from '../../http/routes.js';
 import { queryInt } from '../common.schemas.js';
@@ -21,6 +22,7 @@ export const tagsRoutes: RouteDef[] = [
       }),
     }),
     success: { status: 200, description: 'Tags', schema: TagsResponse },
-    handler: async ({ query, services }) => ({ tags: await services.tags.popular(query.limit) }),
+    handler: async ({ query, services }) =>
+      jsonObject({ tags: await services.tags.popular(query.limit) }),
   }),
 ];

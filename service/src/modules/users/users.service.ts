@@ -1,3 +1,4 @@
+import type { ReadCache } from '../../cache.js';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { UnauthorizedError, ValidationError, type ErrorBody } from '../../errors.js';
 import { asAccount } from '../auth/abilities.js';
@@ -13,6 +14,8 @@ const TAKEN: Record<string, keyof ErrorBody> = {
 };
 
 export interface UsersDeps {
+  /** Profile changes invalidate what shows profiles (docs/read-path.md). */
+  cache: ReadCache;
   passwords: Passwords;
   tokens: Tokens;
 }
@@ -86,6 +89,7 @@ export class UsersService extends FeatureService<UsersDeps> {
     this.em.assign(user, defined);
     if (password !== undefined) user.passwordHash = await this.deps.passwords.hash(password);
     await this.flushMappingConflicts();
+    await this.deps.cache.bump(['users', 'lists']);
     return toUserDto(user, token);
   }
 

@@ -1,0 +1,98 @@
+/**
+ * Measuring tools for `npm run bench`: a process's own CPU time (utime + stime from /proc, the
+ * figure machine noise barely moves; docs in ../shared/design/toolchain-notes.md), the PostgreSQL
+ * backends that serve a process's pool, and a bare Koa JSON endpoint as the yardstick.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { REPO_ROOT } from '../../service/test/support/paths.js';
+import { freePort } from '../../service/test/support/process.js';
+import { AppProcess } from '../drill/harness.js';
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+/** utime + stime of `pid` in milliseconds (0 once it is gone). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Local TCP ports of the sockets `pid` holds open (IPv4 and IPv6). */
+function localPortsOf(pid: number): Set<number> {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 9 && inodes.has(cols[9]!)) {
+        ports.add(parseInt(cols[1]!.split(':')[1]!, 16));
+      }
+    }
+  }
+  return ports;
+}
+
+/**
+ * The PostgreSQL backends serving `appPid`'s pool: the rows of pg_stat_activity whose client port
+ * is one of the app's own sockets.
+ */
+export async function backendsOf(orm: MikroORM, appPid: number): Promise<number[]> {
+  const ports = localPortsOf(appPid);
+  const rows = await orm.em
+    .fork()
+    .getConnection()
+    .execute<{ pid: number; client_port: number }[]>(
+      "select pid, client_port from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()",
+    );
+  return rows.filter((r) => ports.has(r.client_port)).map((r) => r.pid);
+}
+
+/** CPU of a set of processes, read before and after some work. */
+export class CpuMeter {
+  private readonly start = new Map<number, number>();
+  constructor(pids: number[]) {
+    for (const pid of pids) this.start.set(pid, cpuMs(pid));
+  }
+  /** Milliseconds spent since construction by the processes (and `later` ones, in full). */
+  spent(later: number[] = []): number {
+    let total = 0;
+    for (const [pid, before] of this.start) total += Math.max(0, cpuMs(pid) - before);
+    for (const pid of later) if (!this.start.has(pid)) total += cpuMs(pid);
+    return total;
+  }
+}
+
+/** A bare Koa app answering `{"ok":true}` on every request: the yardstick of every ratio. */
+export async function startBareKoa(): Promise<{ app: AppProcess; url: string }> {
+  const port = await freePort();
+  const source = `
+    import Koa from 'koa';
+    const app = new Koa();
+    app.use((ctx) => { ctx.body = { ok: true }; });
+    app.listen(${port}, '127.0.0.1', () => console.log('bare listening'));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const app = new AppProcess(child, 'bare-koa');
+  await app.logged('bare listening', 30_000);
+  await sleep(100);
+  return { app, url: `http://127.0.0.1:${port}` };
+}

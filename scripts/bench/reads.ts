@@ -1,0 +1,225 @@
+/**
+ * The `reads` section: every hot read (tags, list, feed, single article, comments, profile),
+ * anonymous and signed in, with the cache Redis reachable and unreachable, against the production
+ * build on seeded data (scripts/drill/harness.ts). Per read: the app's CPU per request, the CPU of
+ * the PostgreSQL backends serving the app's pool per request, capacity (req/s), p99 at a fixed
+ * arrival rate of half that capacity, the cache hit ratio — CPU figures also as a multiple of a
+ * bare Koa JSON endpoint measured in the same run. Only 2xx responses count.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../service/test/support/process.js';
+import { load, Stack, type LoadRequest } from '../drill/harness.js';
+import type { BenchSection } from './index.js';
+import { backendsOf, CpuMeter, startBareKoa } from './measure.js';
+
+/** Requests per CPU measurement, and how long capacity and fixed-rate runs last. */
+const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
+const CAPACITY_MS = Number(process.env.BENCH_CAPACITY_MS ?? 3000);
+const FIXED_RATE_MS = Number(process.env.BENCH_FIXED_RATE_MS ?? 4000);
+/** Rate limits far out of the way, so every request is a 2xx of the read itself. */
+const NO_LIMITS = { RATE_LIMIT_PER_MINUTE: '10000000', RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
+
+interface Row {
+  read: string;
+  viewer: 'anonymous' | 'signed in' | '';
+  cache: 'cached' | 'uncached' | '';
+  appCpuMs: number;
+  appRatio: number;
+  dbCpuMs: number | null;
+  dbRatio: number | null;
+  reqPerSec: number;
+  fixedRate: number;
+  p99Ms: number;
+  hitRatio: number | null;
+  non2xx: number;
+}
+
+interface Measured {
+  appCpuMs: number;
+  dbCpuMs: number | null;
+  reqPerSec: number;
+  fixedRate: number;
+  p99Ms: number;
+  non2xx: number;
+}
+
+async function measure(
+  url: string,
+  pid: number,
+  requests: LoadRequest[],
+  backends?: () => Promise<number[]>,
+): Promise<Measured> {
+  await load(url, requests, { amount: 200, connections: 4 }); // warm up (JIT, pool, cache)
+  const before = backends ? await backends() : [];
+  const app = new CpuMeter([pid]);
+  const db = new CpuMeter(before);
+  const cpuRun = await load(url, requests, { amount: CPU_REQUESTS, connections: 8 });
+  const appSpent = app.spent();
+  const dbSpent = backends ? db.spent(await backends()) : null;
+  const ok = Math.max(1, cpuRun.ok);
+  const capacity = await load(url, requests, { durationMs: CAPACITY_MS, connections: 16 });
+  const reqPerSec = Math.round(capacity.ok / (CAPACITY_MS / 1000));
+  const fixedRate = Math.max(1, Math.round(reqPerSec / 2));
+  const fixed = await load(url, requests, {
+    durationMs: FIXED_RATE_MS,
+    connections: 16,
+    ratePerSecond: fixedRate,
+  });
+  return {
+    appCpuMs: appSpent / ok,
+    dbCpuMs: dbSpent === null ? null : dbSpent / ok,
+    reqPerSec,
+    fixedRate,
+    p99Ms: fixed.p99Ms,
+    non2xx: cpuRun.total - cpuRun.ok + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
+  };
+}
+
+/** Share of `X-Cache: hit` answers over a sample of sequential requests (null: no header). */
+async function hitRatio(url: string, request: LoadRequest, n = 100): Promise<number | null> {
+  let hits = 0;
+  let answered = 0;
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${url}${request.path}`, { headers: request.headers ?? {} });
+    await res.arrayBuffer();
+    const header = res.headers.get('x-cache');
+    if (header === null) continue;
+    answered += 1;
+    if (header === 'hit') hits += 1;
+  }
+  return answered === 0 ? null : hits / answered;
+}
+
+const fmt = (n: number | null, digits = 3) => (n === null ? 'n/a' : n.toFixed(digits));
+
+function table(rows: Row[]): string {
+  const header = [
+    'read',
+    'viewer',
+    'cache',
+    'app CPU ms/req',
+    '× bare',
+    'DB CPU ms/req',
+    '× bare',
+    'req/s',
+    'p99 ms @ rate',
+    'hit ratio',
+    'non-2xx',
+  ];
+  const lines = rows.map((r) => [
+    r.read,
+    r.viewer,
+    r.cache,
+    fmt(r.appCpuMs),
+    fmt(r.appRatio, 1),
+    fmt(r.dbCpuMs),
+    fmt(r.dbRatio, 1),
+    String(r.reqPerSec),
+    `${r.p99Ms} @ ${r.fixedRate}/s`,
+    r.hitRatio === null ? 'n/a' : `${Math.round(r.hitRatio * 100)}%`,
+    String(r.non2xx),
+  ]);
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
+  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...lines.map(line)].join('\n');
+}
+
+export const readsSection: BenchSection = {
+  name: 'reads',
+  description:
+    'Hot reads on the production build (seed: 50 users, 500 articles, 5,000 comments), cached ' +
+    '(cache Redis up) and uncached (REDIS_CACHE_URL on a dead port). CPU = the process’s own ' +
+    `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; DB CPU = the PostgreSQL backends ` +
+    'of the app’s pool (pg_stat_activity ∩ the app’s sockets); p99 at half the measured req/s. ' +
+    'Rate limits set out of the way for the run (RATE_LIMIT_PER_MINUTE=10000000).',
+  async run() {
+    const stack = await Stack.start({ env: NO_LIMITS });
+    const rows: Row[] = [];
+    try {
+      const anon = {};
+      const signed = { Authorization: `Token ${stack.token}` };
+      const list = (await (await stack.fetch('/api/articles?limit=1')).json()) as {
+        articles: { slug: string; author: { username: string } }[];
+      };
+      const slug = list.articles[0]!.slug;
+      const username = list.articles[0]!.author.username;
+      const reads: { read: string; path: string; viewers: ('anonymous' | 'signed in')[] }[] = [
+        { read: 'GET /api/tags', path: '/api/tags', viewers: ['anonymous', 'signed in'] },
+        {
+          read: 'GET /api/articles?limit=20',
+          path: '/api/articles?limit=20',
+          viewers: ['anonymous', 'signed in'],
+        },
+        {
+          read: 'GET /api/articles/feed',
+          path: '/api/articles/feed?limit=20',
+          viewers: ['signed in'],
+        },
+        {
+          read: 'GET /api/articles/{slug}',
+          path: `/api/articles/${slug}`,
+          viewers: ['anonymous', 'signed in'],
+        },
+        {
+          read: 'GET /api/articles/{slug}/comments',
+          path: `/api/articles/${slug}/comments`,
+          viewers: ['anonymous', 'signed in'],
+        },
+        {
+          read: 'GET /api/profiles/{username}',
+          path: `/api/profiles/${username}`,
+          viewers: ['anonymous', 'signed in'],
+        },
+      ];
+
+      const bare = await startBareKoa();
+      const bareFig = await measure(bare.url, bare.app.pid, [{ path: '/' }]);
+      await bare.app.stop();
+      rows.push({
+        read: 'bare Koa JSON endpoint',
+        viewer: '',
+        cache: '',
+        ...bareFig,
+        appRatio: 1,
+        dbRatio: null,
+        hitRatio: null,
+      });
+
+      const deadPort = await freePort();
+      for (const cache of ['cached', 'uncached'] as const) {
+        await stack.api.stop();
+        await stack.startApi(
+          cache === 'cached'
+            ? { REDIS_CACHE_URL: stack.env.REDIS_URL! }
+            : { REDIS_CACHE_URL: `redis://127.0.0.1:${deadPort}` },
+        );
+        await sleep(500);
+        for (const r of reads) {
+          for (const viewer of r.viewers) {
+            const request: LoadRequest = {
+              path: r.path,
+              headers: viewer === 'anonymous' ? anon : signed,
+            };
+            const fig = await measure(stack.apiUrl, stack.api.pid, [request], () =>
+              backendsOf(stack.orm, stack.api.pid),
+            );
+            rows.push({
+              read: r.read,
+              viewer,
+              cache,
+              ...fig,
+              appRatio: fig.appCpuMs / bareFig.appCpuMs,
+              dbRatio: fig.dbCpuMs === null ? null : fig.dbCpuMs / bareFig.appCpuMs,
+              hitRatio: await hitRatio(stack.apiUrl, request),
+            });
+            console.log(`  measured ${r.read} ${viewer} ${cache}`);
+          }
+        }
+      }
+    } finally {
+      await stack.close();
+    }
+    return { table: table(rows), data: { rows, cpuRequests: CPU_REQUESTS } };
+  },
+};

@@ -104,7 +104,15 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const sessions = new Sessions(guard, config);
   // The cache has a guard of its own when it has a client of its own (one guard per client).
   const cacheGuard = deps.cacheRedis ? appRedisGuard(deps.cacheRedis, config, logger) : guard;
-  const cache = new ReadCache(cacheGuard, config, deps.metrics ?? createMetrics());
+  const replicas = deps.replicas;
+  // With replicas, each invalidation carries the primary's WAL position: a replica past it may
+  // fill the cache too (docs/read-replicas.md).
+  const cache = new ReadCache(
+    cacheGuard,
+    config,
+    deps.metrics ?? createMetrics(),
+    replicas && (() => replicas.walPosition()),
+  );
   const maintenance = new Maintenance();
   const services = createServices({
     passwords,

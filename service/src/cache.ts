@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter } from 'prom-client';
 import type { Config } from './config.js';
+import { sortableLsn } from './db/lsn.js';
 import type { ReadSource } from './db/read-source.js';
 import { counter, createMetrics, type Metrics } from './metrics.js';
 import type { RedisGuard } from './redis-guard.js';
@@ -40,25 +41,58 @@ export type CacheConfig = Pick<
 >;
 
 // KEYS: generation keys (the epoch first). ARGV[1]: the value key's stem. Returns the value key
-// built from the generations read, and the value (nil on a miss): one round trip per read.
+// built from the generations read, the value (nil on a miss), and on a miss the WAL position a
+// replica must have replayed to fill it (docs/read-replicas.md, "Cache fills from a replica"):
+// the latest LSN stored with the generations that exist, '' when none exists (never bumped), or
+// 'unknown' when one exists without an LSN. One round trip per read.
 const READ_LUA = `
 local parts = {}
+local lsnKeys = {}
 local gens = redis.call('MGET', unpack(KEYS))
-for i = 1, #KEYS do parts[i] = gens[i] or '0' end
+for i = 1, #KEYS do
+  parts[i] = gens[i] or '0'
+  lsnKeys[i] = KEYS[i] .. ':lsn'
+end
 local key = ARGV[1] .. '@' .. table.concat(parts, '.')
-return {key, redis.call('GET', key)}
+local value = redis.call('GET', key)
+local need = ''
+if not value then
+  local lsns = redis.call('MGET', unpack(lsnKeys))
+  for i = 1, #KEYS do
+    if gens[i] then
+      if not lsns[i] then
+        need = 'unknown'
+        break
+      end
+      if lsns[i] > need then need = lsns[i] end
+    end
+  end
+end
+return {key, value, need}
 `;
-// KEYS: generation keys to bump. ARGV[1]: their TTL in seconds (longer than any value's).
+// KEYS: generation keys to bump. ARGV[1]: their TTL in seconds (longer than any value's), or ''
+// for none (the epoch). ARGV[2]: the primary's WAL position after the write committed (16 hex digits), or '' when not
+// known: then the LSN is dropped, so no replica fills under the new generation.
 const BUMP_LUA = `
 for i = 1, #KEYS do
   redis.call('INCR', KEYS[i])
-  redis.call('EXPIRE', KEYS[i], ARGV[1])
+  local lsnKey = KEYS[i] .. ':lsn'
+  if ARGV[2] == '' then
+    redis.call('DEL', lsnKey)
+  else
+    local current = redis.call('GET', lsnKey)
+    if (not current) or current < ARGV[2] then redis.call('SET', lsnKey, ARGV[2]) end
+  end
+  if ARGV[1] ~= '' then
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    if ARGV[2] ~= '' then redis.call('EXPIRE', lsnKey, ARGV[1]) end
+  end
 end
 return #KEYS
 `;
 
 type CacheRedis = Redis & {
-  plinthCacheRead(numKeys: number, ...args: string[]): Promise<[string, string | null]>;
+  plinthCacheRead(numKeys: number, ...args: string[]): Promise<[string, string | null, string]>;
   plinthCacheBump(numKeys: number, ...args: string[]): Promise<number>;
 };
 
@@ -81,6 +115,12 @@ export class ReadCache {
     private readonly guard: RedisGuard | undefined,
     config: CacheConfig,
     metrics: Metrics,
+    /**
+     * The primary's WAL position now (pg_lsn text), when reads may run on replicas: stored with
+     * every bump so a replica that has replayed past it may fill (docs/read-replicas.md).
+     * @default none: only the primary fills
+     */
+    private readonly walPosition?: () => Promise<string>,
   ) {
     this.enabled = config.CACHE_ENABLED && guard !== undefined;
     this.prefix = `${config.REDIS_KEY_PREFIX}c:`;
@@ -151,7 +191,7 @@ export class ReadCache {
       this.requests.inc({ read: spec.read, result: 'error' });
       return { text: (await fill()).text, hit: false };
     }
-    const [key, value] = found;
+    const [key, value, need] = found;
     if (value !== null) {
       this.requests.inc({ read: spec.read, result: 'hit' });
       return { text: value, hit: true };
@@ -159,7 +199,7 @@ export class ReadCache {
     this.requests.inc({ read: spec.read, result: 'miss' });
     const shared = this.inFlight.get(key);
     if (shared) return { text: (await shared).text, hit: false };
-    const filling = this.fillAndStore(spec.read, key, source, fill);
+    const filling = this.fillAndStore(spec.read, key, this.fresh(source, need), fill);
     this.inFlight.set(key, filling);
     try {
       return { text: (await filling).text, hit: false };
@@ -169,17 +209,27 @@ export class ReadCache {
   }
 
   /**
+   * Whether `source` is known fresh for a key whose generations need `need` (READ_LUA): the
+   * primary always; a replica when it had replayed past the LSN of the last bump of every one of
+   * them (replay only moves forward, so the fill's SQL sees at least that).
+   */
+  private fresh(source: ReadSource, need: string): boolean {
+    if (source.role === 'primary') return true;
+    if (source.replayLsn === undefined || need === 'unknown') return false;
+    return sortableLsn(source.replayLsn) >= need;
+  }
+
+  /**
    * Fill rule: the key was built from generations read before this SQL runs, so if a write
    * committed and bumped meanwhile, this value lands on a dead key. Only a fresh source fills.
    */
   private async fillAndStore<T>(
     read: CachedRead,
     key: string,
-    source: ReadSource,
+    mayFill: boolean,
     fill: () => Promise<Fill<T>>,
   ): Promise<{ text: string; cached: boolean }> {
     const guard = this.guard!;
-    const mayFill = source.role === 'primary';
     if (mayFill) {
       const locked = await guard.orElse(
         (r) => r.set(`${key}:lock`, '1', 'PX', this.lockMs, 'NX'),
@@ -216,12 +266,24 @@ export class ReadCache {
   async bump(generations: Generation[]): Promise<void> {
     if (!this.enabled || generations.length === 0) return;
     const keys = [...new Set(generations)].map((g) => this.genKey(g));
+    const lsn = await this.position();
     const done = await this.guard!.orElse(
-      (r) => (r as CacheRedis).plinthCacheBump(keys.length, ...keys, String(this.generationTtl())),
+      (r) =>
+        (r as CacheRedis).plinthCacheBump(keys.length, ...keys, String(this.generationTtl()), lsn),
       undefined,
     );
     this.invalidations.inc({ result: done === undefined ? 'error' : 'ok' });
     if (done === undefined) this.epochStale = true;
+  }
+
+  /** The primary's WAL position for a bump (16 hex digits), or '' when unknown or not needed. */
+  private async position(): Promise<string> {
+    if (!this.walPosition) return '';
+    try {
+      return sortableLsn(await this.walPosition());
+    } catch {
+      return '';
+    }
   }
 
   /** Generations outlive every value built under them (docs/read-path.md). */
@@ -232,7 +294,13 @@ export class ReadCache {
   /** After a failed bump: bumps the epoch once Redis answers; false while it does not. */
   private async epochFresh(): Promise<boolean> {
     if (!this.epochStale) return true;
-    const ok = await this.guard!.orElse((r) => r.incr(this.genKey('epoch')), undefined);
+    const lsn = await this.position();
+    const ok = await this.guard!.orElse(
+      (r) =>
+        // The epoch never expires (it is part of every key); its LSN neither.
+        (r as CacheRedis).plinthCacheBump(1, this.genKey('epoch'), '', lsn),
+      undefined,
+    );
     if (ok === undefined) return false;
     this.epochStale = false;
     return true;

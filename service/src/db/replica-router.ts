@@ -269,11 +269,19 @@ export class ReplicaRouter {
     };
   }
 
-  private async raiseToPrimary(userId: number): Promise<void> {
+  /**
+   * The primary's WAL position now (pg_lsn text): at or after the end of every transaction
+   * committed before the call. The cache stores it with each invalidation.
+   */
+  async walPosition(): Promise<string> {
     const [row] = await this.options.primary.em
       .getConnection()
       .execute<{ lsn: string }[]>(PRIMARY_LSN);
-    await this.options.readYourWrites.raise(userId, row!.lsn);
+    return row!.lsn;
+  }
+
+  private async raiseToPrimary(userId: number): Promise<void> {
+    await this.options.readYourWrites.raise(userId, await this.walPosition());
   }
 
   /** The replica's replay position asked right now (cheap; undefined if it cannot say). */

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { appRedisGuard } from '../../src/app.js';
+import { ReadCache, type CacheSpec } from '../../src/cache.js';
 import { loadConfig } from '../../src/config.js';
 import { connectOrm, type Orm } from '../../src/db/orm.js';
 import type { ReadSource } from '../../src/db/read-source.js';
@@ -307,5 +308,44 @@ describe('replica health', () => {
     await router.check();
     expect(router.health()).toEqual([]);
     expect((await router.route({ em: em(), userId: null })).role).toBe('primary');
+  });
+});
+
+describe('cache fills from a replica', () => {
+  it('when the replica has not replayed the last invalidation, then a miss it serves is not stored; once it has, it fills', async () => {
+    const { router } = makeRouter();
+    await router.start();
+    const config = loadConfig(testEnv(db.url, { REDIS_KEY_PREFIX: `${uniqueName('fill')}:` }));
+    const cache = new ReadCache(
+      appRedisGuard(redis, config, memoryLogger().logger),
+      config,
+      createMetrics(),
+      () => router.walPosition(),
+    );
+    const spec: CacheSpec = { read: 'tags', generations: ['tags'], id: 'probe' };
+    const read = (source: ReadSource) =>
+      cache.read(spec, source, async () => {
+        const value = await notes(source);
+        return { value, text: JSON.stringify(value), cacheable: true };
+      });
+    await whilePaused(async () => {
+      await write('invalidating write');
+      await cache.bump(['tags']);
+      const behind = await router.route({ em: em(), userId: null });
+      expect(behind.role).toBe('replica');
+      const first = await read(behind);
+      expect(JSON.parse(first.text)).not.toContain('invalidating write');
+      // Not stored: the next read misses again instead of serving the stale list.
+      expect((await read(behind)).hit).toBe(false);
+    });
+    await router.check();
+    const caughtUp = await router.route({ em: em(), userId: null });
+    expect(caughtUp.role).toBe('replica');
+    const filled = await read(caughtUp);
+    expect({
+      hit: filled.hit,
+      fresh: JSON.parse(filled.text).includes('invalidating write'),
+    }).toEqual({ hit: false, fresh: true });
+    expect((await read(caughtUp)).hit).toBe(true);
   });
 });

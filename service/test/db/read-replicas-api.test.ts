@@ -3,15 +3,18 @@
 // are answered, and a token-only client reads its own writes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sortableLsn } from '../../src/db/lsn.js';
+import { connectOrm } from '../../src/db/orm.js';
 import type { Account } from '../support/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startPrivateReplicaSet, type PrivateReplicaSet } from '../support/stores.js';
+import { until } from '../support/wait.js';
 
 let set: PrivateReplicaSet;
 let db: TestDatabase;
 let server: TestServer;
 let admin: Account;
+let replicaDbUrl: string;
 
 async function userId(username: string): Promise<number> {
   const [row] = await server.sql<{ id: number }>('select id from users where username = ?', [
@@ -42,10 +45,11 @@ beforeAll(async () => {
   db = await createTestDatabase({ serverUrl: set.primary.url });
   const replicaUrl = new URL(set.replica.url);
   replicaUrl.pathname = new URL(db.url).pathname;
+  replicaDbUrl = replicaUrl.toString();
   await set.replica.catchUp();
   server = await startTestServer(
     {
-      DATABASE_REPLICA_URLS: replicaUrl.toString(),
+      DATABASE_REPLICA_URLS: replicaDbUrl,
       DATABASE_REPLICA_HEALTH_INTERVAL_MS: '200',
       // Replay is paused for seconds at a time here; the replica must stay in use meanwhile.
       DATABASE_REPLICA_MAX_LAG_MS: '60000',
@@ -60,6 +64,45 @@ afterAll(async () => {
   await server?.close();
   await db?.drop();
   await set?.remove();
+});
+
+/** Scans of the `articles` table that the server at `url` (primary or replica) has counted. */
+async function articleScans(url: string): Promise<number> {
+  const orm = await connectOrm({
+    DATABASE_URL: url,
+    DATABASE_SSL: 'disable',
+    DATABASE_POOL_MAX: 1,
+  });
+  try {
+    const [row] = await orm.em
+      .getConnection()
+      .execute<{ scans: string }[]>(
+        "select coalesce(seq_scan, 0) + coalesce(idx_scan, 0) as scans from pg_stat_user_tables where relname = 'articles'",
+      );
+    return Number(row!.scans);
+  } finally {
+    await orm.close(true);
+  }
+}
+
+describe('where reads land', () => {
+  it("when anyone lists articles, then the statements run on the replica, as PostgreSQL's statistics show", async () => {
+    const author = await server.register('lister');
+    await server.api.createArticle(author.token, { title: 'Listed' });
+    await set.replica.catchUp();
+    await server.replicas!.check();
+    const before = {
+      primary: await articleScans(db.url),
+      replica: await articleScans(replicaDbUrl),
+    };
+    for (const options of [{}, { token: author.token }]) {
+      const res = await server.api.get(`/articles?author=${author.username}`, options);
+      expect(res.body.articlesCount).toBe(1);
+    }
+    // Statistics reach the views within a second or so of the statement.
+    await until(async () => (await articleScans(replicaDbUrl)) > before.replica, 10_000);
+    expect(await articleScans(db.url)).toBe(before.primary);
+  });
 });
 
 describe('authorization always reads the primary', () => {
@@ -91,8 +134,9 @@ describe('authorization always reads the primary', () => {
 });
 
 describe('read-your-writes for a token-only client', () => {
-  it('when a client writes, then the response goes out after its floor is recorded, and its next read sees the write while the replica lags', async () => {
+  it("when a client writes, then the response goes out after its floor is recorded, its next reads see the write while the replica lags, and other users' reads lag", async () => {
     const author = await server.register('author');
+    const reader = await server.register('reader');
     await set.replica.catchUp();
     await whilePaused(async () => {
       const article = await server.api.createArticle(author.token, { title: 'Fresh while paused' });
@@ -104,11 +148,22 @@ describe('read-your-writes for a token-only client', () => {
       const replayed = server.replicas!.health()[0]!.replayLsn!;
       expect(floor! > sortableLsn(replayed)).toBe(true);
 
+      // Everyone else reads the paused replica, which has not replayed it yet (asked first: the
+      // author's read below runs on the primary and may fill the cache with the fresh article).
+      const others = await Promise.all([
+        server.api.get(`/articles/${article.slug}`, { token: reader.token }),
+        server.api.get(`/articles/${article.slug}`),
+      ]);
+      expect(others.map((r) => r.status)).toEqual([404, 404]);
       const read = await server.api.get(`/articles/${article.slug}`, { token: author.token });
       expect({ status: read.status, title: read.body.article?.title }).toEqual({
         status: 200,
         title: 'Fresh while paused',
       });
+      const list = await server.api.get(`/articles?author=${author.username}`, {
+        token: author.token,
+      });
+      expect(list.body.articlesCount).toBe(1);
     });
   });
 

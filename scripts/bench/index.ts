@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { readsSection } from './reads.js';
+import { replicasSection } from './replicas.js';
 
 export interface BenchSection {
   name: string;
@@ -16,7 +17,7 @@ export interface BenchSection {
   run(): Promise<{ table: string; data: unknown }>;
 }
 
-const SECTIONS: BenchSection[] = [readsSection];
+const SECTIONS: BenchSection[] = [readsSection, replicasSection];
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1]?.split(',') : undefined;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter } from 'prom-client';
 import type { Config } from './config.js';
-import { sortableLsn } from './db/lsn.js';
+import { printedLsn, sortableLsn, type SortableLsn } from './db/lsn.js';
 import type { ReadSource } from './db/read-source.js';
 import { counter, createMetrics, type Metrics } from './metrics.js';
 import type { RedisGuard } from './redis-guard.js';
@@ -199,6 +199,10 @@ export class ReadCache {
     this.requests.inc({ read: spec.read, result: 'miss' });
     const shared = this.inFlight.get(key);
     if (shared) return { text: (await shared).text, hit: false };
+    // A miss on a replica behind the key's last invalidation is read from the primary instead:
+    // the cache may have shown this key's newer state already (monotonic reads).
+    if (need !== '')
+      await source.atLeast?.(need === 'unknown' ? need : printedLsn(need as SortableLsn));
     const filling = this.fillAndStore(spec.read, key, this.fresh(source, need), fill);
     this.inFlight.set(key, filling);
     try {

@@ -245,11 +245,28 @@ export class ReplicaRouter {
     reason: Reason,
     viewer: number | null,
   ): ReadSource {
-    const { orm, replayLsn } = replica;
+    const { orm } = replica;
+    /** Set once the caller needs a position this replica has not replayed: the primary. */
+    let moved: ReadSource | undefined;
+    const behind = (want: SortableLsn | undefined) =>
+      want === undefined || replica.replayLsn === undefined || replica.replayLsn < want;
     return {
-      role: 'replica',
-      ...(replayLsn ? { replayLsn: printedLsn(replayLsn) } : {}),
+      get role() {
+        return moved ? 'primary' : 'replica';
+      },
+      get replayLsn() {
+        // What it has replayed by now (at least what it had when chosen: replay moves forward).
+        return moved || !replica.replayLsn ? undefined : printedLsn(replica.replayLsn);
+      },
+      atLeast: async (lsn: string) => {
+        if (moved) return;
+        const want = lsn === 'unknown' ? undefined : sortableLsn(lsn);
+        if (!behind(want)) return;
+        if (want !== undefined) await this.replayedNow(replica);
+        if (behind(want)) moved = this.primary(em, 'replica-behind', viewer, viewer !== null);
+      },
       all: async <T>(sql: string, params: readonly unknown[] = []) => {
+        if (moved) return moved.all<T>(sql, params);
         try {
           const rows = (await orm.em.getConnection().execute(sql, [...params], 'all')) as T[];
           this.reads?.inc({ role: 'replica', reason, viewer: viewerLabel(viewer) });

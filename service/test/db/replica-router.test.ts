@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { appRedisGuard } from '../../src/app.js';
-import { ReadCache, type CacheSpec } from '../../src/cache.js';
+import { ReadCache } from '../../src/cache.js';
 import { loadConfig } from '../../src/config.js';
 import { connectOrm, type Orm } from '../../src/db/orm.js';
 import type { ReadSource } from '../../src/db/read-source.js';
@@ -311,8 +311,8 @@ describe('replica health', () => {
   });
 });
 
-describe('cache fills from a replica', () => {
-  it('when the replica has not replayed the last invalidation, then a miss it serves is not stored; once it has, it fills', async () => {
+describe('cache misses on a replica', () => {
+  it('when the replica has not replayed the last invalidation, then the miss is read from the primary (and filled); once it has, the replica answers and fills', async () => {
     const { router } = makeRouter();
     await router.start();
     const config = loadConfig(testEnv(db.url, { REDIS_KEY_PREFIX: `${uniqueName('fill')}:` }));
@@ -322,9 +322,8 @@ describe('cache fills from a replica', () => {
       createMetrics(),
       () => router.walPosition(),
     );
-    const spec: CacheSpec = { read: 'tags', generations: ['tags'], id: 'probe' };
-    const read = (source: ReadSource) =>
-      cache.read(spec, source, async () => {
+    const read = (id: string, source: ReadSource) =>
+      cache.read({ read: 'tags', generations: ['tags'], id }, source, async () => {
         const value = await notes(source);
         return { value, text: JSON.stringify(value), cacheable: true };
       });
@@ -333,19 +332,22 @@ describe('cache fills from a replica', () => {
       await cache.bump(['tags']);
       const behind = await router.route({ em: em(), userId: null });
       expect(behind.role).toBe('replica');
-      const first = await read(behind);
-      expect(JSON.parse(first.text)).not.toContain('invalidating write');
-      // Not stored: the next read misses again instead of serving the stale list.
-      expect((await read(behind)).hit).toBe(false);
+      const first = await read('probe', behind);
+      // Served (and filled) by the primary: the replica lacks what the invalidation was for.
+      expect({
+        role: behind.role,
+        fresh: JSON.parse(first.text).includes('invalidating write'),
+      }).toEqual({ role: 'primary', fresh: true });
+      expect((await read('probe', behind)).hit).toBe(true);
     });
     await router.check();
     const caughtUp = await router.route({ em: em(), userId: null });
-    expect(caughtUp.role).toBe('replica');
-    const filled = await read(caughtUp);
+    const filled = await read('probe-2', caughtUp);
     expect({
+      role: caughtUp.role,
       hit: filled.hit,
       fresh: JSON.parse(filled.text).includes('invalidating write'),
-    }).toEqual({ hit: false, fresh: true });
-    expect((await read(caughtUp)).hit).toBe(true);
+    }).toEqual({ role: 'replica', hit: false, fresh: true });
+    expect((await read('probe-2', caughtUp)).hit).toBe(true);
   });
 });

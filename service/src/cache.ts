@@ -28,6 +28,16 @@ export interface CacheSpec {
   id: string;
 }
 
+/**
+ * A read's text: a hit, a fill (both the shared value: the caller overlays the viewer's part), or
+ * `direct`: the cache was not usable and the caller's direct query answered (nothing to overlay).
+ */
+export interface CacheRead {
+  text: string;
+  hit: boolean;
+  direct: boolean;
+}
+
 /** What a fill produced: the value's text, or undefined for "do not cache" (e.g. a 404). */
 export type Fill<T> = { value: T; text: string; cacheable: boolean };
 
@@ -40,60 +50,78 @@ export type CacheConfig = Pick<
   | 'REDIS_KEY_PREFIX'
 >;
 
-// KEYS: generation keys (the epoch first). ARGV[1]: the value key's stem. Returns the value key
-// built from the generations read, the value (nil on a miss), and on a miss the WAL position a
-// replica must have replayed to fill it (docs/read-replicas.md, "Cache fills from a replica"):
-// the latest LSN stored with the generations that exist, '' when none exists (never bumped), or
-// 'unknown' when one exists without an LSN. One round trip per read.
+// KEYS: generation keys (the epoch first), then their pending-write counters. ARGV[1]: the value
+// key's stem. Returns the value key built from the generations read and the value (nil on a miss),
+// or {key, nil, 1} while a write to one of them is in flight: one round trip per read. On a miss,
+// also the WAL position a replica must have replayed to answer or fill it (docs/read-replicas.md):
+// the latest LSN stored with the generations that exist ('' if none does; 'unknown' if one exists
+// without an LSN).
 const READ_LUA = `
+local n = #KEYS / 2
+local all = redis.call('MGET', unpack(KEYS))
 local parts = {}
-local lsnKeys = {}
-local gens = redis.call('MGET', unpack(KEYS))
-for i = 1, #KEYS do
-  parts[i] = gens[i] or '0'
-  lsnKeys[i] = KEYS[i] .. ':lsn'
-end
+for i = 1, n do parts[i] = all[i] or '0' end
 local key = ARGV[1] .. '@' .. table.concat(parts, '.')
+for i = n + 1, #KEYS do
+  if all[i] and tonumber(all[i]) > 0 then return {key, false, 1} end
+end
 local value = redis.call('GET', key)
 local need = ''
 if not value then
-  local lsns = redis.call('MGET', unpack(lsnKeys))
-  for i = 1, #KEYS do
-    if gens[i] then
-      if not lsns[i] then
+  for i = 1, n do
+    if all[i] then
+      local lsn = redis.call('GET', KEYS[i] .. ':lsn')
+      if not lsn then
         need = 'unknown'
         break
       end
-      if lsns[i] > need then need = lsns[i] end
+      if lsn > need then need = lsn end
     end
   end
 end
-return {key, value, need}
+return {key, value, 0, need}
 `;
-// KEYS: generation keys to bump. ARGV[1]: their TTL in seconds (longer than any value's), or ''
-// for none (the epoch). ARGV[2]: the primary's WAL position after the write committed (16 hex digits), or '' when not
-// known: then the LSN is dropped, so no replica fills under the new generation.
-const BUMP_LUA = `
+// Before a write: KEYS are pending-write counters; ARGV[1]: how long one may stay up (ms).
+const BEGIN_LUA = `
 for i = 1, #KEYS do
   redis.call('INCR', KEYS[i])
-  local lsnKey = KEYS[i] .. ':lsn'
-  if ARGV[2] == '' then
-    redis.call('DEL', lsnKey)
-  else
-    local current = redis.call('GET', lsnKey)
-    if (not current) or current < ARGV[2] then redis.call('SET', lsnKey, ARGV[2]) end
-  end
-  if ARGV[1] ~= '' then
-    redis.call('EXPIRE', KEYS[i], ARGV[1])
-    if ARGV[2] ~= '' then redis.call('EXPIRE', lsnKey, ARGV[1]) end
-  end
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
 return #KEYS
 `;
+// After a write: KEYS are generation keys to bump, then ARGV[2] pending counters to release.
+// ARGV[1]: the generations' TTL in seconds (longer than any value's). ARGV[3]: the primary's WAL
+// position after the commit (16 hex digits) stored with each bumped generation (only raised), or
+// '' when unknown: then its LSN is dropped, so no replica answers or fills under it.
+const END_LUA = `
+local bumps = #KEYS - tonumber(ARGV[2])
+for i = 1, bumps do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
+  local lsnKey = KEYS[i] .. ':lsn'
+  if ARGV[3] == '' then
+    redis.call('DEL', lsnKey)
+  else
+    local current = redis.call('GET', lsnKey)
+    if (not current) or current < ARGV[3] then redis.call('SET', lsnKey, ARGV[3]) end
+    redis.call('EXPIRE', lsnKey, ARGV[1])
+  end
+end
+for i = bumps + 1, #KEYS do
+  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+end
+return bumps
+`;
+/** A pending-write mark outlives no write: longer than REQUEST_TIMEOUT_MS's default. */
+const PENDING_MS = 30_000;
 
 type CacheRedis = Redis & {
-  plinthCacheRead(numKeys: number, ...args: string[]): Promise<[string, string | null, string]>;
-  plinthCacheBump(numKeys: number, ...args: string[]): Promise<number>;
+  plinthCacheRead(
+    numKeys: number,
+    ...args: string[]
+  ): Promise<[string, string | null, number, string?]>;
+  plinthCacheBegin(numKeys: number, ...args: string[]): Promise<number>;
+  plinthCacheEnd(numKeys: number, ...args: string[]): Promise<number>;
 };
 
 /** Polls of a value another process is filling, before reading the database ourselves. */
@@ -117,8 +145,8 @@ export class ReadCache {
     metrics: Metrics,
     /**
      * The primary's WAL position now (pg_lsn text), when reads may run on replicas: stored with
-     * every bump so a replica that has replayed past it may fill (docs/read-replicas.md).
-     * @default none: only the primary fills
+     * every bump so a replica that has replayed past it may answer and fill misses
+     * (docs/read-replicas.md). @default none: misses on a replica are answered, never filled
      */
     private readonly walPosition?: () => Promise<string>,
   ) {
@@ -143,7 +171,8 @@ export class ReadCache {
       const redis = guard.redis;
       if (!('plinthCacheRead' in redis)) {
         redis.defineCommand('plinthCacheRead', { lua: READ_LUA });
-        redis.defineCommand('plinthCacheBump', { lua: BUMP_LUA });
+        redis.defineCommand('plinthCacheBegin', { lua: BEGIN_LUA });
+        redis.defineCommand('plinthCacheEnd', { lua: END_LUA });
       }
     }
   }
@@ -167,6 +196,10 @@ export class ReadCache {
     return `${this.prefix}g:${g}`;
   }
 
+  private pendingKey(g: string): string {
+    return `${this.prefix}p:${g}`;
+  }
+
   /**
    * The value for `spec`: from the cache, or from `fill` (then stored, if `source` is known fresh
    * and the value cacheable). `fill` runs once per key per process at a time (single flight).
@@ -175,13 +208,18 @@ export class ReadCache {
     spec: CacheSpec,
     source: ReadSource,
     fill: () => Promise<Fill<T>>,
-  ): Promise<{ text: string; hit: boolean }> {
-    if (!this.enabled) return { text: (await fill()).text, hit: false };
+    direct?: () => Promise<string>,
+  ): Promise<CacheRead> {
+    // Without the cache, the viewer's own query (one statement instead of the shared one plus an
+    // overlay) when the caller has one.
+    const bypass = async () => (direct ? direct() : (await fill()).text);
+    if (!this.enabled) return { text: await bypass(), hit: false, direct: direct !== undefined };
     if (!(await this.epochFresh())) {
       this.requests.inc({ read: spec.read, result: 'error' });
-      return { text: (await fill()).text, hit: false };
+      return { text: await bypass(), hit: false, direct: direct !== undefined };
     }
-    const keys = ['epoch', ...spec.generations].map((g) => this.genKey(g));
+    const gens = ['epoch', ...spec.generations];
+    const keys = [...gens.map((g) => this.genKey(g)), ...gens.map((g) => this.pendingKey(g))];
     const stem = `${this.prefix}v:${spec.read}:${spec.id}`;
     const found = await this.guard!.orElse(
       (r) => (r as CacheRedis).plinthCacheRead(keys.length, ...keys, stem),
@@ -189,24 +227,31 @@ export class ReadCache {
     );
     if (!found) {
       this.requests.inc({ read: spec.read, result: 'error' });
-      return { text: (await fill()).text, hit: false };
+      return { text: await bypass(), hit: false, direct: direct !== undefined };
     }
-    const [key, value, need] = found;
+    const [key, value, pending, need = ''] = found;
+    if (pending === 1) {
+      // A write to this is in flight: its commit may or may not be visible yet, so neither the
+      // cached value nor a fill is trustworthy; the database answers.
+      this.requests.inc({ read: spec.read, result: 'skipped' });
+      return { text: await bypass(), hit: false, direct: direct !== undefined };
+    }
     if (value !== null) {
       this.requests.inc({ read: spec.read, result: 'hit' });
-      return { text: value, hit: true };
+      return { text: value, hit: true, direct: false };
     }
     this.requests.inc({ read: spec.read, result: 'miss' });
     const shared = this.inFlight.get(key);
-    if (shared) return { text: (await shared).text, hit: false };
+    if (shared) return { text: (await shared).text, hit: false, direct: false };
     // A miss on a replica behind the key's last invalidation is read from the primary instead:
     // the cache may have shown this key's newer state already (monotonic reads).
-    if (need !== '')
+    if (need !== '') {
       await source.atLeast?.(need === 'unknown' ? need : printedLsn(need as SortableLsn));
+    }
     const filling = this.fillAndStore(spec.read, key, this.fresh(source, need), fill);
     this.inFlight.set(key, filling);
     try {
-      return { text: (await filling).text, hit: false };
+      return { text: (await filling).text, hit: false, direct: false };
     } finally {
       this.inFlight.delete(key);
     }
@@ -214,7 +259,7 @@ export class ReadCache {
 
   /**
    * Whether `source` is known fresh for a key whose generations need `need` (READ_LUA): the
-   * primary always; a replica when it had replayed past the LSN of the last bump of every one of
+   * primary always; a replica when it has replayed past the LSN of the last bump of every one of
    * them (replay only moves forward, so the fill's SQL sees at least that).
    */
   private fresh(source: ReadSource, need: string): boolean {
@@ -263,17 +308,59 @@ export class ReadCache {
   }
 
   /**
-   * Invalidates `generations`: call after the write's transaction committed, before answering.
-   * A bump that fails marks every value suspect: the cache is not read again until the epoch (part
-   * of every key) has been bumped.
+   * Runs `write` (which commits before it returns) as a cache invalidation (docs/read-path.md,
+   * "Invalidation"): `before` are marked pending first, so no reader trusts the cache for them
+   * while the commit may be visible and the bump not yet done; after the commit, `before` and the
+   * generations `after` names (from the write's result) are bumped and the marks released. A
+   * failed mark or bump makes the cache unusable until the epoch is bumped.
    */
+  async write<T>(
+    before: Generation[],
+    write: () => Promise<T>,
+    after: (result: T) => Generation[] = () => [],
+  ): Promise<T> {
+    if (!this.enabled) return write();
+    const pending = [...new Set(before)].map((g) => this.pendingKey(g));
+    let marked = pending.length === 0;
+    if (!marked) {
+      const ok = await this.guard!.orElse(
+        (r) => (r as CacheRedis).plinthCacheBegin(pending.length, ...pending, String(PENDING_MS)),
+        undefined,
+      );
+      marked = ok !== undefined;
+      if (!marked) this.epochStale = true;
+    }
+    let result: T;
+    try {
+      result = await write();
+    } catch (err) {
+      if (marked) await this.end(before, pending);
+      throw err;
+    }
+    await this.end([...before, ...after(result)], marked ? pending : []);
+    return result;
+  }
+
+  /** Bumps `generations` after a committed write (no pending mark before it). */
   async bump(generations: Generation[]): Promise<void> {
-    if (!this.enabled || generations.length === 0) return;
-    const keys = [...new Set(generations)].map((g) => this.genKey(g));
-    const lsn = await this.position();
+    if (!this.enabled) return;
+    await this.end(generations, []);
+  }
+
+  private async end(generations: Generation[], pending: string[]) {
+    const gens = [...new Set(generations)].map((g) => this.genKey(g));
+    if (gens.length + pending.length === 0) return;
+    const keys = [...gens, ...pending];
+    const lsn = gens.length > 0 ? await this.position() : '';
     const done = await this.guard!.orElse(
       (r) =>
-        (r as CacheRedis).plinthCacheBump(keys.length, ...keys, String(this.generationTtl()), lsn),
+        (r as CacheRedis).plinthCacheEnd(
+          keys.length,
+          ...keys,
+          String(this.generationTtl()),
+          String(pending.length),
+          lsn,
+        ),
       undefined,
     );
     this.invalidations.inc({ result: done === undefined ? 'error' : 'ok' });
@@ -299,10 +386,13 @@ export class ReadCache {
   private async epochFresh(): Promise<boolean> {
     if (!this.epochStale) return true;
     const lsn = await this.position();
+    const epoch = this.genKey('epoch');
+    // The epoch never expires (it is part of every key); its LSN neither.
     const ok = await this.guard!.orElse(
       (r) =>
-        // The epoch never expires (it is part of every key); its LSN neither.
-        (r as CacheRedis).plinthCacheBump(1, this.genKey('epoch'), '', lsn),
+        lsn
+          ? r.multi().incr(epoch).set(`${epoch}:lsn`, lsn).exec()
+          : r.multi().incr(epoch).del(`${epoch}:lsn`).exec(),
       undefined,
     );
     if (ok === undefined) return false;

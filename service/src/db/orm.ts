@@ -48,8 +48,13 @@ export function ormOptions(config: DbConfig, logger?: Logger): Options {
   });
 }
 
-export async function connectOrm(config: DbConfig, logger?: Logger): Promise<Orm> {
-  return MikroORM.init(ormOptions(config, logger));
+/** `overrides`: options on top of ormOptions' (tests: a query listener through `onQuery`). */
+export async function connectOrm(
+  config: DbConfig,
+  logger?: Logger,
+  overrides: Partial<Options> = {},
+): Promise<Orm> {
+  return MikroORM.init({ ...ormOptions(config, logger), ...overrides } as Options);
 }
 
 /**

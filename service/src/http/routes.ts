@@ -227,6 +227,11 @@ export function toMiddleware(
   };
 }
 
+function matchesAny(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
 /**
  * A GET's 200 with HTTP caching (docs/read-path.md): a strong ETag of the body's bytes,
  * `If-None-Match` → 304, and Cache-Control that a CDN can honour — `public, no-cache` without
@@ -239,9 +244,13 @@ function httpCaching(c: AppContext, json: JsonText): void {
   c.vary('Authorization');
   c.vary('Cookie');
   if (json.cache) c.set('X-Cache', json.cache);
-  c.etag = `"${createHash('sha1').update(json.text).digest('base64url')}"`;
+  const etag = `"${createHash('sha1').update(json.text).digest('base64url')}"`;
+  c.etag = etag;
   c.type = 'application/json';
-  if (c.fresh) {
+  // The origin decides, whatever `Cache-Control: no-cache` the request carries (fetch adds it to
+  // every conditional request); If-None-Match compares weakly (RFC 9110, 13.1.2).
+  const ifNoneMatch = c.get('If-None-Match');
+  if (ifNoneMatch && matchesAny(ifNoneMatch, etag)) {
     c.status = 304;
     return;
   }

@@ -50,6 +50,8 @@ export async function startTestServer(
     port?: number;
     /** Optional dependencies handed to createApp as they are (test-only switches, observers). */
     appDeps?: Partial<Omit<AppDeps, 'config' | 'orm' | 'redis' | 'logger'>>;
+    /** Called with every SQL statement the app's ORM sends (statement counts). */
+    onQuery?: (sql: string) => void;
   } = {},
 ): Promise<TestServer> {
   const db: TestDatabase = options.databaseUrl
@@ -57,9 +59,27 @@ export async function startTestServer(
     : await createTestDatabase();
   const config = loadConfig(testEnv(db.url, { LOG_LEVEL: 'info', ...overrides }));
   const { logger, logs } = memoryLogger(config.LOG_LEVEL);
-  const orm = await connectOrm(config, logger);
+  const onQuery = options.onQuery;
+  const orm = await connectOrm(
+    config,
+    logger,
+    onQuery
+      ? {
+          onQuery: (sql: string) => {
+            onQuery(sql);
+            return sql;
+          },
+        }
+      : {},
+  );
   const redis = createRedis(config, logger);
   await connectRedis(redis);
+  // The read cache's own client when REDIS_CACHE_URL names one, as server.ts does.
+  const cacheRedis =
+    config.REDIS_CACHE_URL && config.REDIS_CACHE_URL !== config.REDIS_URL
+      ? createRedis(config, logger, config.REDIS_CACHE_URL)
+      : undefined;
+  if (cacheRedis) await connectRedis(cacheRedis);
   const guard = appRedisGuard(redis, config, logger);
   const list = replicaList(config, logger);
   const replicas = list && replicaRouter({ config, primary: orm, replicas: list, guard, logger });
@@ -70,6 +90,7 @@ export async function startTestServer(
     orm,
     redis,
     logger,
+    ...(cacheRedis ? { cacheRedis } : {}),
     guard,
     ...(replicas ? { replicas } : {}),
   });
@@ -105,6 +126,7 @@ export async function startTestServer(
       await replicas?.stop();
       await orm.close(true);
       redis.disconnect();
+      cacheRedis?.disconnect();
       await db.drop();
     },
   };

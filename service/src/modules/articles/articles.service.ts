@@ -13,6 +13,7 @@ import {
   articleBySlug,
   listArticles,
   viewerFlags,
+  type ArticleItem,
   type ListCriteria,
 } from './articles.read-model.js';
 import type { ArticleDto, ArticleListItemDto } from './articles.schemas.js';
@@ -108,24 +109,27 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       criteria.author ?? null,
       criteria.favorited ?? null,
     ]);
-    const { text, hit } = await this.deps.cache.read(
+    const asText = (page: { items: ArticleItem[]; count: number }) => {
+      const head: CachedPage = {
+        ids: page.items.map((i) => i.id),
+        authorIds: page.items.map((i) => i.authorId),
+        count: page.count,
+      };
+      return `${JSON.stringify(head)}\n${JSON.stringify(page.items.map((i) => i.dto))}`;
+    };
+    const { text, hit, direct } = await this.deps.cache.read(
       { read: 'list', generations: ['lists', 'users'], id },
       source,
       async () => {
         const page = await listArticles(source, criteria);
-        const head: CachedPage = {
-          ids: page.items.map((i) => i.id),
-          authorIds: page.items.map((i) => i.authorId),
-          count: page.count,
-        };
-        const json = JSON.stringify(page.items.map((i) => i.dto));
-        return { value: page, text: `${JSON.stringify(head)}\n${json}`, cacheable: true };
+        return { value: page, text: asText(page), cacheable: true };
       },
+      async () => asText(await listArticles(source, criteria, viewer?.id)),
     );
     const cut = text.indexOf('\n');
     const head = JSON.parse(text.slice(0, cut)) as CachedPage;
     let json = text.slice(cut + 1);
-    if (viewer) {
+    if (viewer && !direct) {
       const flags = await viewerFlags(source, viewer.id, head.ids, head.authorIds);
       if (flags.favorited.size > 0 || flags.following.size > 0) {
         const items = JSON.parse(json) as ArticleListItemDto[];
@@ -163,19 +167,18 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
   async get(slug: string): Promise<JsonText<ArticleDto>> {
     const viewer = this.actor.user;
     const source = await this.source();
-    let found: { id: number; authorId: number; status: ArticleStatus; dto: ArticleDto } | undefined;
-    const { text, hit } = await this.deps.cache.read(
+    const asText = (found: Awaited<ReturnType<ArticlesService['detail']>>) =>
+      found
+        ? `${JSON.stringify([found.id, found.authorId, found.status])}\n${JSON.stringify(found.dto)}`
+        : '';
+    const { text, hit, direct } = await this.deps.cache.read(
       { read: 'article', generations: [`article:${slug}`, 'users'], id: slug },
       source,
       async () => {
-        found = await this.detail(source, slug);
-        if (!found) return { value: undefined, text: '', cacheable: false };
-        return {
-          value: found,
-          text: `${JSON.stringify([found.id, found.authorId, found.status])}\n${JSON.stringify(found.dto)}`,
-          cacheable: found.status === 'published',
-        };
+        const found = await this.detail(source, slug);
+        return { value: found, text: asText(found), cacheable: found?.status === 'published' };
       },
+      async () => asText(await this.detail(source, slug, viewer?.id)),
     );
     if (text === '') throw new NotFoundError('article');
     const cut = text.indexOf('\n');
@@ -188,7 +191,7 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       throw new NotFoundError('article');
     }
     let json = text.slice(cut + 1);
-    if (viewer) {
+    if (viewer && !direct) {
       const flags = await viewerFlags(source, viewer.id, [id], [authorId]);
       if (flags.favorited.size > 0 || flags.following.size > 0) {
         const dto = JSON.parse(json) as ArticleDto;
@@ -211,7 +214,7 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     let bodyHtml = row.body_html;
     if (bodyHtml === null || row.body_html_version !== RENDERER_VERSION) {
       bodyHtml = renderMarkdown(row.body);
-      await this.storeHtml(em, row.id, row.updated_at, bodyHtml);
+      await this.storeHtml(em, row.id, row.body, bodyHtml);
     }
     return {
       id: item.id,
@@ -225,12 +228,12 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
   private async storeHtml(
     em: EntityManager,
     id: number,
-    updatedAt: string,
+    body: string,
     html: string,
   ): Promise<void> {
     await em.execute(
-      'update articles set body_html = ?, body_html_version = ? where id = ? and updated_at = ?',
-      [html, RENDERER_VERSION, id, updatedAt],
+      'update articles set body_html = ?, body_html_version = ? where id = ? and body = ?',
+      [html, RENDERER_VERSION, id, body],
       'run',
     );
   }
@@ -240,22 +243,25 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     const author = this.user;
     const tagList = input.tagList ?? [];
     const bodyHtml = renderMarkdown(input.body);
-    const article = await this.withUniqueSlug(input.title, async (em, slug) => {
-      const created = em.create(Article, {
-        slug,
-        title: input.title,
-        description: input.description,
-        body: input.body,
-        bodyHtml,
-        bodyHtmlVersion: RENDERER_VERSION,
-        status: input.status ?? 'published',
-        author: author.id,
+    const write = () =>
+      this.withUniqueSlug(input.title, async (em, slug) => {
+        const created = em.create(Article, {
+          slug,
+          title: input.title,
+          description: input.description,
+          body: input.body,
+          bodyHtml,
+          bodyHtmlVersion: RENDERER_VERSION,
+          status: input.status ?? 'published',
+          author: author.id,
+        });
+        await em.flush();
+        await this.replaceTags(em, created.id, tagList);
+        return created;
       });
-      await em.flush();
-      await this.replaceTags(em, created.id, tagList);
-      return created;
-    });
-    await this.deps.cache.bump(['lists', 'tags', `article:${article.slug}`]);
+    const article = await this.deps.cache.write(['lists', 'tags'], write, (a) => [
+      `article:${a.slug}`,
+    ]);
     // Everything the response shows is known: no read back. Nobody follows themselves.
     return {
       slug: article.slug,
@@ -281,48 +287,46 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       'only the author or an editor can change this article',
     );
     const titleChanged = changes.title !== undefined && changes.title !== existing.title;
-    const updated = await this.withUniqueSlug(
-      changes.title ?? existing.title,
-      async (em, newSlug) => {
-        const article = await lockArticle(em, existing.id);
-        const { tagList, ...fields } = changes;
-        em.assign(
-          article,
-          Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
-        );
-        if (fields.body !== undefined) {
-          article.bodyHtml = renderMarkdown(fields.body);
-          article.bodyHtmlVersion = RENDERER_VERSION;
-        }
-        if (titleChanged) article.slug = newSlug;
-        if (tagList !== undefined) {
-          await this.replaceTags(em, article.id, tagList);
-          article.updatedAt = new Date();
-        }
-        if (article.author.id !== this.user.id) {
-          // An editor changing someone else's article is a privileged action.
-          this.audit(em, {
-            action: 'article.update',
-            targetType: 'article',
-            targetId: article.id,
-            before: { slug: existing.slug, title: existing.title, status: existing.status },
-            after: { slug: article.slug, title: article.title, status: article.status },
-          });
-        }
-        await em.flush();
-        // The response as this transaction sees it: one read-model statement, no entity re-read.
-        return (await this.detail(primarySource(em), article.slug, this.user.id, em))!;
-      },
-      titleChanged,
+    const write = () =>
+      this.withUniqueSlug(
+        changes.title ?? existing.title,
+        async (em, newSlug) => {
+          const article = await lockArticle(em, existing.id);
+          const { tagList, ...fields } = changes;
+          em.assign(
+            article,
+            Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+          );
+          if (fields.body !== undefined) {
+            article.bodyHtml = renderMarkdown(fields.body);
+            article.bodyHtmlVersion = RENDERER_VERSION;
+          }
+          if (titleChanged) article.slug = newSlug;
+          if (tagList !== undefined) {
+            await this.replaceTags(em, article.id, tagList);
+            article.updatedAt = new Date();
+          }
+          if (article.author.id !== this.user.id) {
+            // An editor changing someone else's article is a privileged action.
+            this.audit(em, {
+              action: 'article.update',
+              targetType: 'article',
+              targetId: article.id,
+              before: { slug: existing.slug, title: existing.title, status: existing.status },
+              after: { slug: article.slug, title: article.title, status: article.status },
+            });
+          }
+          await em.flush();
+          // The response as this transaction sees it: one read-model statement, no entity re-read.
+          return (await this.detail(primarySource(em), article.slug, this.user.id, em))!;
+        },
+        titleChanged,
+      );
+    const updated = await this.deps.cache.write(
+      ['lists', 'tags', `article:${slug}`, `comments:${slug}`],
+      write,
+      (u) => [`article:${u.dto.slug}`, `comments:${u.dto.slug}`],
     );
-    await this.deps.cache.bump([
-      'lists',
-      'tags',
-      `article:${slug}`,
-      `comments:${slug}`,
-      `article:${updated.dto.slug}`,
-      `comments:${updated.dto.slug}`,
-    ]);
     return updated.dto;
   }
 
@@ -330,36 +334,38 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     const article = await this.bySlug(slug);
     this.authorize('delete', asArticle(facts(article)), 'only the author can delete this article');
     // Comments, favorites and tag rows go with it (ON DELETE CASCADE).
-    await this.em.transactional(async (em) => {
-      if (article.author.id !== this.user.id) {
-        this.audit(em, {
-          action: 'article.delete',
-          targetType: 'article',
-          targetId: article.id,
-          before: { slug: article.slug, title: article.title, authorId: article.author.id },
-        });
-      }
-      await em.nativeDelete(Article, { id: article.id });
-    });
-    await this.deps.cache.bump(['lists', 'tags', `article:${slug}`, `comments:${slug}`]);
+    const write = () =>
+      this.em.transactional(async (em) => {
+        if (article.author.id !== this.user.id) {
+          this.audit(em, {
+            action: 'article.delete',
+            targetType: 'article',
+            targetId: article.id,
+            before: { slug: article.slug, title: article.title, authorId: article.author.id },
+          });
+        }
+        await em.nativeDelete(Article, { id: article.id });
+      });
+    await this.deps.cache.write(['lists', 'tags', `article:${slug}`, `comments:${slug}`], write);
   }
 
   async favorite(slug: string): Promise<ArticleDto> {
     const user = this.user;
     const article = await this.bySlug(slug);
     this.authorize('favorite', asArticle(facts(article)), 'drafts cannot be favorited');
-    const result = await this.em.transactional(async (em) => {
-      await lockArticle(em, article.id);
-      const inserted = await em
-        .createQueryBuilder(Favorite)
-        .insert({ user: user.id, article: article.id, createdAt: new Date() })
-        .onConflict(['user', 'article'])
-        .ignore()
-        .execute('run');
-      if (inserted.affectedRows > 0) await this.bumpFavorites(em, article.id, +1);
-      return this.detail(primarySource(em), slug, user.id, em);
-    });
-    await this.deps.cache.bump(['lists', `article:${slug}`]);
+    const write = () =>
+      this.em.transactional(async (em) => {
+        await lockArticle(em, article.id);
+        const inserted = await em
+          .createQueryBuilder(Favorite)
+          .insert({ user: user.id, article: article.id, createdAt: new Date() })
+          .onConflict(['user', 'article'])
+          .ignore()
+          .execute('run');
+        if (inserted.affectedRows > 0) await this.bumpFavorites(em, article.id, +1);
+        return this.detail(primarySource(em), slug, user.id, em);
+      });
+    const result = await this.deps.cache.write(['lists', `article:${slug}`], write);
     if (!result) throw new NotFoundError('article');
     return result.dto;
   }
@@ -368,13 +374,14 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     const user = this.user;
     const article = await this.bySlug(slug);
     this.authorize('favorite', asArticle(facts(article)));
-    const result = await this.em.transactional(async (em) => {
-      await lockArticle(em, article.id);
-      const deleted = await em.nativeDelete(Favorite, { user: user.id, article: article.id });
-      if (deleted > 0) await this.bumpFavorites(em, article.id, -1);
-      return this.detail(primarySource(em), slug, user.id, em);
-    });
-    await this.deps.cache.bump(['lists', `article:${slug}`]);
+    const write = () =>
+      this.em.transactional(async (em) => {
+        await lockArticle(em, article.id);
+        const deleted = await em.nativeDelete(Favorite, { user: user.id, article: article.id });
+        if (deleted > 0) await this.bumpFavorites(em, article.id, -1);
+        return this.detail(primarySource(em), slug, user.id, em);
+      });
+    const result = await this.deps.cache.write(['lists', `article:${slug}`], write);
     if (!result) throw new NotFoundError('article');
     return result.dto;
   }

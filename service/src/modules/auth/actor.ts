@@ -25,5 +25,24 @@ export async function actorFor(
   requestId?: string,
 ): Promise<Actor> {
   const writeFreeze = await maintenance.writeFreeze(em);
-  return { user, ability: defineAbilityFor(user, { writeFreeze }), requestId };
+  return { user, ability: abilityFor(user, writeFreeze), requestId };
+}
+
+/**
+ * Abilities depend only on the user's id and role and on the write freeze, so one built ability
+ * serves every request with the same three (they are never changed after building). Bounded:
+ * cleared when it holds ABILITY_CACHE_SIZE of them.
+ */
+const ABILITY_CACHE_SIZE = 10_000;
+const abilities = new Map<string, AppAbility>();
+
+function abilityFor(user: User | undefined, writeFreeze: boolean): AppAbility {
+  const key = user ? `${user.id}:${user.role}:${writeFreeze}` : `-:${writeFreeze}`;
+  let ability = abilities.get(key);
+  if (!ability) {
+    if (abilities.size >= ABILITY_CACHE_SIZE) abilities.clear();
+    ability = defineAbilityFor(user, { writeFreeze });
+    abilities.set(key, ability);
+  }
+  return ability;
 }

@@ -41,25 +41,23 @@ export class CommentsService extends FeatureService<CommentsDeps> {
   async list(slug: string): Promise<JsonText<CommentDto[]>> {
     const viewer = this.actor.user;
     const source = await this.deps.readRouter({ em: this.em, userId: viewer?.id ?? null });
-    const { text, hit } = await this.deps.cache.read(
+    const load = async (viewerId?: number) => {
+      const facts = await articleFacts(source, slug);
+      if (!facts) return { text: '', cacheable: false };
+      const items = await listComments(source, facts.id, MAX_COMMENTS, viewerId);
+      const head: CachedComments = {
+        authorId: facts.authorId,
+        status: facts.status,
+        authorIds: items.map((c) => c.authorId),
+      };
+      const json = JSON.stringify(items.map((c) => c.dto));
+      return { text: `${JSON.stringify(head)}\n${json}`, cacheable: facts.status === 'published' };
+    };
+    const { text, hit, direct } = await this.deps.cache.read(
       { read: 'comments', generations: [`comments:${slug}`, `article:${slug}`, 'users'], id: slug },
       source,
-      async () => {
-        const facts = await articleFacts(source, slug);
-        if (!facts) return { value: undefined, text: '', cacheable: false };
-        const items = await listComments(source, facts.id, MAX_COMMENTS);
-        const head: CachedComments = {
-          authorId: facts.authorId,
-          status: facts.status,
-          authorIds: items.map((c) => c.authorId),
-        };
-        const json = JSON.stringify(items.map((c) => c.dto));
-        return {
-          value: items,
-          text: `${JSON.stringify(head)}\n${json}`,
-          cacheable: facts.status === 'published',
-        };
-      },
+      async () => ({ value: undefined, ...(await load()) }),
+      async () => (await load(viewer?.id)).text,
     );
     if (text === '') throw new NotFoundError('article');
     const cut = text.indexOf('\n');
@@ -70,7 +68,7 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       throw new NotFoundError('article');
     }
     let json = text.slice(cut + 1);
-    if (viewer && head.authorIds.length > 0) {
+    if (viewer && !direct && head.authorIds.length > 0) {
       const { following } = await viewerFlags(source, viewer.id, [], head.authorIds);
       if (following.size > 0) {
         const comments = JSON.parse(json) as CommentDto[];
@@ -85,12 +83,13 @@ export class CommentsService extends FeatureService<CommentsDeps> {
     const author = this.user;
     const article = await this.articles().bySlug(slug);
     this.authorize('create', 'Comment', 'your role may not comment');
-    const comment = await this.em.transactional(async (em) => {
-      // A share lock is enough to keep the article from being deleted under the new comment.
-      await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
-      return em.create(Comment, { body, article: article.id, author });
-    });
-    await this.deps.cache.bump([`comments:${slug}`]);
+    const write = () =>
+      this.em.transactional(async (em) => {
+        // A share lock is enough to keep the article from being deleted under the new comment.
+        await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
+        return em.create(Comment, { body, article: article.id, author });
+      });
+    const comment = await this.deps.cache.write([`comments:${slug}`], write);
     // The new comment's author is the viewer, whom they cannot follow.
     return {
       id: comment.id,
@@ -112,17 +111,18 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       asComment({ authorId: comment.author.id }),
       'only the author or an editor can delete this comment',
     );
-    await this.em.transactional(async (em) => {
-      if (comment.author.id !== user.id) {
-        this.audit(em, {
-          action: 'comment.delete',
-          targetType: 'comment',
-          targetId: comment.id,
-          before: { body: comment.body, authorId: comment.author.id, articleId: article.id },
-        });
-      }
-      await em.nativeDelete(Comment, { id: comment.id });
-    });
-    await this.deps.cache.bump([`comments:${slug}`]);
+    const write = () =>
+      this.em.transactional(async (em) => {
+        if (comment.author.id !== user.id) {
+          this.audit(em, {
+            action: 'comment.delete',
+            targetType: 'comment',
+            targetId: comment.id,
+            before: { body: comment.body, authorId: comment.author.id, articleId: article.id },
+          });
+        }
+        await em.nativeDelete(Comment, { id: comment.id });
+      });
+    await this.deps.cache.write([`comments:${slug}`], write);
   }
 }

@@ -54,20 +54,24 @@ export class ProfilesService extends FeatureService<ProfilesDeps> {
   async get(username: string): Promise<JsonText<ProfileDto>> {
     const viewer = this.actor.user;
     const source = await this.deps.readRouter({ em: this.em, userId: viewer?.id ?? null });
-    const { text, hit } = await this.deps.cache.read(
+    const load = async (viewerId?: number) => {
+      const found = await profileByUsername(source, username, viewerId);
+      return found ? `${found.id}\n${JSON.stringify(found.dto)}` : '';
+    };
+    const { text, hit, direct } = await this.deps.cache.read(
       { read: 'profile', generations: ['users'], id: username },
       source,
       async () => {
-        const found = await profileByUsername(source, username);
-        if (!found) return { value: undefined, text: '', cacheable: false };
-        return { value: found, text: `${found.id}\n${JSON.stringify(found.dto)}`, cacheable: true };
+        const value = await load();
+        return { value, text: value, cacheable: value !== '' };
       },
+      () => load(viewer?.id),
     );
     if (text === '') throw new NotFoundError('profile');
     const cut = text.indexOf('\n');
     const id = Number(text.slice(0, cut));
     let json = text.slice(cut + 1);
-    if (viewer) {
+    if (viewer && !direct) {
       const following = await followedAmong(this.em, viewer.id, [id]);
       if (following.size > 0)
         json = JSON.stringify({ ...(JSON.parse(json) as ProfileDto), following: true });

@@ -88,8 +88,7 @@ export class UsersService extends FeatureService<UsersDeps> {
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     this.em.assign(user, defined);
     if (password !== undefined) user.passwordHash = await this.deps.passwords.hash(password);
-    await this.flushMappingConflicts();
-    await this.deps.cache.bump(['users', 'lists']);
+    await this.deps.cache.write(['users', 'lists'], () => this.flushMappingConflicts());
     return toUserDto(user, token);
   }
 

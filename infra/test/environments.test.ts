@@ -9,6 +9,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { configSchema } from '../../service/src/config.js';
 import { requestsPerTargetPerMinute } from '../lib/config.js';
+import { connectionBudget, rdsMaxConnections } from '../lib/connection-budget.js';
 import type { EnvName } from '../lib/config.js';
 import { POSTGRES_MAJOR } from '../lib/constructs/database.js';
 import { estimateCost, formatCostTable } from '../lib/cost.js';
@@ -429,6 +430,39 @@ describe('capacity', () => {
     expect(requestsPerTargetPerMinute(envs.dev.config.service.cpu)).toBe(
       requestsPerTargetPerMinute(envs.prod.config.service.cpu) / 2,
     );
+  });
+
+  it.each(names)(
+    '%s: at the task maxima the pools fit each database instance with headroom (sizing rule)',
+    (envName) => {
+      const env = envs[envName];
+      const shape = configSchema.shape as Record<string, { parse(v: unknown): unknown }>;
+      /** A pool setting as the container running `command` resolves it (its value, else the default). */
+      const setting = (command: string, name: string): number => {
+        const found = appContainers(env).find(([, c]) => c.Command?.[0] === command);
+        if (!found) throw new Error(`no ${command} container`);
+        const value = found[1].Environment?.find((e) => e.Name === name)?.Value;
+        return shape[name]!.parse(value) as number;
+      };
+      const budget = connectionBudget(env.config, {
+        apiPrimary: setting('service', 'DATABASE_POOL_MAX'),
+        apiReplica: setting('service', 'DATABASE_REPLICA_POOL_MAX'),
+        worker: setting('worker', 'DATABASE_POOL_MAX'),
+        migrate: setting('migrate', 'DATABASE_POOL_MAX'),
+      });
+      expect(budget.primary.demand).toBeLessThanOrEqual(budget.primary.budget);
+      expect(budget.replica === undefined).toBe(env.config.database.readReplicas === 0);
+      if (budget.replica) expect(budget.replica.demand).toBeLessThanOrEqual(budget.replica.budget);
+      // The connections alarm fires before the instance refuses connections.
+      expect(env.config.database.maxConnectionsAlarm).toBeLessThan(budget.primary.maxConnections);
+    },
+  );
+
+  it('RDS max_connections follows the instance memory, and an unknown class is named', () => {
+    expect(rdsMaxConnections('t4g.micro')).toBe(112);
+    expect(rdsMaxConnections('t4g.medium')).toBe(450);
+    expect(rdsMaxConnections('m7g.large')).toBe(901);
+    expect(() => rdsMaxConnections('x9.huge')).toThrow(/db\.x9\.huge.*RDS_INSTANCE_MEMORY_GIB/);
   });
 
   it.each(['staging', 'prod'] as const)(

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { graphqlSection } from './graphql.js';
 import { readsSection } from './reads.js';
+import { replicasSection } from './replicas.js';
 import { scaleBenchSection } from './scale.js';
 
 export interface BenchSection {
@@ -18,7 +19,7 @@ export interface BenchSection {
   run(): Promise<{ table: string; data: unknown }>;
 }
 
-const SECTIONS: BenchSection[] = [readsSection, graphqlSection, scaleBenchSection];
+const SECTIONS: BenchSection[] = [readsSection, replicasSection, graphqlSection, scaleBenchSection];
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1]?.split(',') : undefined;

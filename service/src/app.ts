@@ -6,6 +6,7 @@ import { ReadCache } from './cache.js';
 import type { Config } from './config.js';
 import type { ReadRouter } from './db/read-source.js';
 import { DatabaseOutages, type DatabaseOutageOptions } from './db/outage.js';
+import type { ReplicaRouter } from './db/replica-router.js';
 import { API_PREFIX, API_ROUTES } from './http/api.js';
 import { actor, authenticator, CSRF_HEADER } from './http/auth.js';
 import { jsonBody } from './http/body.js';
@@ -14,6 +15,7 @@ import { graphqlEndpoint } from './graphql/endpoint.js';
 import { databaseOutages } from './http/database-outage.js';
 import { errorHandler } from './http/error-handler.js';
 import { failedLoginLimit, perIpRateLimits } from './http/rate-limit.js';
+import { readYourWrites } from './http/read-your-writes.js';
 import { requestContext } from './http/request-context.js';
 import { loginAccountOf, mountRoutes, rateLimitClassOf } from './http/routes.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -56,6 +58,29 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Where plain reads run (issue 10 plugs replicas in here). @default primaryRouter */
   readRouter?: ReadRouter;
+  /**
+   * The guard of `redis`, when the caller needs it too (the replica router's read-your-writes
+   * floors): one guard per client. @default one made from the config
+   */
+  guard?: RedisGuard;
+  /**
+   * Replica routing (started by the caller): its router chooses where plain reads run (unless
+   * `readRouter` is given) and write requests record read-your-writes floors.
+   * @default every read on the primary
+   */
+  replicas?: ReplicaRouter;
+}
+
+/** The Redis guard of the app's main client, with the configured timeout and circuit. */
+export function appRedisGuard(
+  redis: Redis,
+  config: Pick<Config, 'REDIS_COMMAND_TIMEOUT_MS' | 'REDIS_CIRCUIT_OPEN_MS'>,
+  logger: Logger,
+): RedisGuard {
+  return new RedisGuard(redis, logger, {
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    openMs: config.REDIS_CIRCUIT_OPEN_MS,
+  });
 }
 
 function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
@@ -77,19 +102,19 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const tokens = new Tokens(config);
   const passwords = deps.passwords ?? new Passwords(config);
   // Every Redis call on the request path goes through this guard (timeout + circuit breaker).
-  const guard = new RedisGuard(deps.redis, logger, {
-    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    openMs: config.REDIS_CIRCUIT_OPEN_MS,
-  });
+  const guard = deps.guard ?? appRedisGuard(deps.redis, config, logger);
   const sessions = new Sessions(guard, config);
   // The cache has a guard of its own when it has a client of its own (one guard per client).
-  const cacheGuard = deps.cacheRedis
-    ? new RedisGuard(deps.cacheRedis, logger, {
-        commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-        openMs: config.REDIS_CIRCUIT_OPEN_MS,
-      })
-    : guard;
-  const cache = new ReadCache(cacheGuard, config, deps.metrics ?? createMetrics());
+  const cacheGuard = deps.cacheRedis ? appRedisGuard(deps.cacheRedis, config, logger) : guard;
+  const replicas = deps.replicas;
+  // With replicas, each invalidation carries the primary's WAL position: a replica past it may
+  // fill the cache too (docs/read-replicas.md).
+  const cache = new ReadCache(
+    cacheGuard,
+    config,
+    deps.metrics ?? createMetrics(),
+    replicas && (() => replicas.walPosition()),
+  );
   const maintenance = new Maintenance();
   const services = createServices({
     passwords,
@@ -98,7 +123,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     maintenance,
     queueCounts: queueCounter(guard, config, logger),
     cache,
-    ...(deps.readRouter ? { readRouter: deps.readRouter } : {}),
+    ...(deps.readRouter || deps.replicas
+      ? { readRouter: deps.readRouter ?? deps.replicas!.route }
+      : {}),
   });
   const requestServices = (ctx: AppContext) => services(ctx.state.em, actorOf(ctx));
   const cookies = new Cookies(config);
@@ -185,6 +212,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ctx.state.cookies = cookies;
     await next();
   });
+  if (deps.replicas) app.use(readYourWrites(deps.replicas, tokens));
   const health = healthRouter({ orm, redis: deps.redis, lifecycle });
   app.use(health.routes());
   const docs = docsRouter(() => (document ??= generateDocument(registry)));

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter } from 'prom-client';
 import type { Config } from './config.js';
+import { printedLsn, sortableLsn, type SortableLsn } from './db/lsn.js';
 import type { ReadSource } from './db/read-source.js';
 import { counter, createMetrics, type Metrics } from './metrics.js';
 import type { RedisGuard } from './redis-guard.js';
@@ -51,7 +52,10 @@ export type CacheConfig = Pick<
 
 // KEYS: generation keys (the epoch first), then their pending-write counters. ARGV[1]: the value
 // key's stem. Returns the value key built from the generations read and the value (nil on a miss),
-// or {key, nil, 1} while a write to one of them is in flight: one round trip per read.
+// or {key, nil, 1} while a write to one of them is in flight: one round trip per read. On a miss,
+// also the WAL position a replica must have replayed to answer or fill it (docs/read-replicas.md):
+// the latest LSN stored with the generations that exist ('' if none does; 'unknown' if one exists
+// without an LSN).
 const READ_LUA = `
 local n = #KEYS / 2
 local all = redis.call('MGET', unpack(KEYS))
@@ -61,7 +65,21 @@ local key = ARGV[1] .. '@' .. table.concat(parts, '.')
 for i = n + 1, #KEYS do
   if all[i] and tonumber(all[i]) > 0 then return {key, false, 1} end
 end
-return {key, redis.call('GET', key), 0}
+local value = redis.call('GET', key)
+local need = ''
+if not value then
+  for i = 1, n do
+    if all[i] then
+      local lsn = redis.call('GET', KEYS[i] .. ':lsn')
+      if not lsn then
+        need = 'unknown'
+        break
+      end
+      if lsn > need then need = lsn end
+    end
+  end
+end
+return {key, value, 0, need}
 `;
 // Before a write: KEYS are pending-write counters; ARGV[1]: how long one may stay up (ms).
 const BEGIN_LUA = `
@@ -72,12 +90,22 @@ end
 return #KEYS
 `;
 // After a write: KEYS are generation keys to bump, then ARGV[2] pending counters to release.
-// ARGV[1]: the generations' TTL in seconds (longer than any value's).
+// ARGV[1]: the generations' TTL in seconds (longer than any value's). ARGV[3]: the primary's WAL
+// position after the commit (16 hex digits) stored with each bumped generation (only raised), or
+// '' when unknown: then its LSN is dropped, so no replica answers or fills under it.
 const END_LUA = `
 local bumps = #KEYS - tonumber(ARGV[2])
 for i = 1, bumps do
   redis.call('INCR', KEYS[i])
   redis.call('EXPIRE', KEYS[i], ARGV[1])
+  local lsnKey = KEYS[i] .. ':lsn'
+  if ARGV[3] == '' then
+    redis.call('DEL', lsnKey)
+  else
+    local current = redis.call('GET', lsnKey)
+    if (not current) or current < ARGV[3] then redis.call('SET', lsnKey, ARGV[3]) end
+    redis.call('EXPIRE', lsnKey, ARGV[1])
+  end
 end
 for i = bumps + 1, #KEYS do
   if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
@@ -88,7 +116,10 @@ return bumps
 const PENDING_MS = 30_000;
 
 type CacheRedis = Redis & {
-  plinthCacheRead(numKeys: number, ...args: string[]): Promise<[string, string | null, number]>;
+  plinthCacheRead(
+    numKeys: number,
+    ...args: string[]
+  ): Promise<[string, string | null, number, string?]>;
   plinthCacheBegin(numKeys: number, ...args: string[]): Promise<number>;
   plinthCacheEnd(numKeys: number, ...args: string[]): Promise<number>;
 };
@@ -112,6 +143,12 @@ export class ReadCache {
     private readonly guard: RedisGuard | undefined,
     config: CacheConfig,
     metrics: Metrics,
+    /**
+     * The primary's WAL position now (pg_lsn text), when reads may run on replicas: stored with
+     * every bump so a replica that has replayed past it may answer and fill misses
+     * (docs/read-replicas.md). @default none: misses on a replica are answered, never filled
+     */
+    private readonly walPosition?: () => Promise<string>,
   ) {
     this.enabled = config.CACHE_ENABLED && guard !== undefined;
     this.prefix = `${config.REDIS_KEY_PREFIX}c:`;
@@ -192,7 +229,7 @@ export class ReadCache {
       this.requests.inc({ read: spec.read, result: 'error' });
       return { text: await bypass(), hit: false, direct: direct !== undefined };
     }
-    const [key, value, pending] = found;
+    const [key, value, pending, need = ''] = found;
     if (pending === 1) {
       // A write to this is in flight: its commit may or may not be visible yet, so neither the
       // cached value nor a fill is trustworthy; the database answers.
@@ -206,7 +243,12 @@ export class ReadCache {
     this.requests.inc({ read: spec.read, result: 'miss' });
     const shared = this.inFlight.get(key);
     if (shared) return { text: (await shared).text, hit: false, direct: false };
-    const filling = this.fillAndStore(spec.read, key, source, fill);
+    // A miss on a replica behind the key's last invalidation is read from the primary instead:
+    // the cache may have shown this key's newer state already (monotonic reads).
+    if (need !== '') {
+      await source.atLeast?.(need === 'unknown' ? need : printedLsn(need as SortableLsn));
+    }
+    const filling = this.fillAndStore(spec.read, key, this.fresh(source, need), fill);
     this.inFlight.set(key, filling);
     try {
       return { text: (await filling).text, hit: false, direct: false };
@@ -216,17 +258,27 @@ export class ReadCache {
   }
 
   /**
+   * Whether `source` is known fresh for a key whose generations need `need` (READ_LUA): the
+   * primary always; a replica when it has replayed past the LSN of the last bump of every one of
+   * them (replay only moves forward, so the fill's SQL sees at least that).
+   */
+  private fresh(source: ReadSource, need: string): boolean {
+    if (source.role === 'primary') return true;
+    if (source.replayLsn === undefined || need === 'unknown') return false;
+    return sortableLsn(source.replayLsn) >= need;
+  }
+
+  /**
    * Fill rule: the key was built from generations read before this SQL runs, so if a write
    * committed and bumped meanwhile, this value lands on a dead key. Only a fresh source fills.
    */
   private async fillAndStore<T>(
     read: CachedRead,
     key: string,
-    source: ReadSource,
+    mayFill: boolean,
     fill: () => Promise<Fill<T>>,
   ): Promise<{ text: string; cached: boolean }> {
     const guard = this.guard!;
-    const mayFill = source.role === 'primary';
     if (mayFill) {
       const locked = await guard.orElse(
         (r) => r.set(`${key}:lock`, '1', 'PX', this.lockMs, 'NX'),
@@ -299,6 +351,7 @@ export class ReadCache {
     const gens = [...new Set(generations)].map((g) => this.genKey(g));
     if (gens.length + pending.length === 0) return;
     const keys = [...gens, ...pending];
+    const lsn = gens.length > 0 ? await this.position() : '';
     const done = await this.guard!.orElse(
       (r) =>
         (r as CacheRedis).plinthCacheEnd(
@@ -306,11 +359,22 @@ export class ReadCache {
           ...keys,
           String(this.generationTtl()),
           String(pending.length),
+          lsn,
         ),
       undefined,
     );
     this.invalidations.inc({ result: done === undefined ? 'error' : 'ok' });
     if (done === undefined) this.epochStale = true;
+  }
+
+  /** The primary's WAL position for a bump (16 hex digits), or '' when unknown or not needed. */
+  private async position(): Promise<string> {
+    if (!this.walPosition) return '';
+    try {
+      return sortableLsn(await this.walPosition());
+    } catch {
+      return '';
+    }
   }
 
   /** Generations outlive every value built under them (docs/read-path.md). */
@@ -321,7 +385,16 @@ export class ReadCache {
   /** After a failed bump: bumps the epoch once Redis answers; false while it does not. */
   private async epochFresh(): Promise<boolean> {
     if (!this.epochStale) return true;
-    const ok = await this.guard!.orElse((r) => r.incr(this.genKey('epoch')), undefined);
+    const lsn = await this.position();
+    const epoch = this.genKey('epoch');
+    // The epoch never expires (it is part of every key); its LSN neither.
+    const ok = await this.guard!.orElse(
+      (r) =>
+        lsn
+          ? r.multi().incr(epoch).set(`${epoch}:lsn`, lsn).exec()
+          : r.multi().incr(epoch).del(`${epoch}:lsn`).exec(),
+      undefined,
+    );
     if (ok === undefined) return false;
     this.epochStale = false;
     return true;

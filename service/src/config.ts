@@ -103,10 +103,23 @@ const configFields = z.object({
   /** How often replica discovery asks RDS again, so added or removed replicas are seen. */
   DATABASE_REPLICA_REFRESH_MS: int(1_000, 86_400_000).default(60_000),
   /**
-   * A replica whose replay lags the primary by more than this is not to be read from. Validated
-   * now; the replica routing that builds on discovery (issue 10) is what will apply it.
+   * A replica whose replay lags the primary by more than this is skipped (reads go to another
+   * replica or the primary) until it catches up.
    */
   DATABASE_REPLICA_MAX_LAG_MS: int(0, 3_600_000).default(5_000),
+  /**
+   * Connections per replica pool, per API task. Sizing rule (docs/read-replicas.md): API tasks ×
+   * this ≤ the replica's max_connections minus headroom.
+   */
+  DATABASE_REPLICA_POOL_MAX: int(1, 200).default(10),
+  /** How often each replica's replay position (health and lag) is checked. */
+  DATABASE_REPLICA_HEALTH_INTERVAL_MS: int(100, 60_000).default(1_000),
+  /**
+   * How long a signed-in user's read-your-writes floor (the WAL position of their last write)
+   * lives in Redis. Must outlast any lag a replica may still be read at: at least
+   * DATABASE_REPLICA_MAX_LAG_MS + 2 × DATABASE_REPLICA_HEALTH_INTERVAL_MS.
+   */
+  DATABASE_REPLICA_RYW_TTL_MS: int(1_000, 86_400_000).default(30_000),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://localhost:6379'),
   /**
    * PEM CA certificate(s) for `rediss:` URLs signed by a private CA; without it the server's
@@ -237,6 +250,16 @@ export const configSchema = configFields.superRefine((c, ctx) => {
       code: 'custom',
       path: ['DATABASE_SSL_CA_FILE'],
       message: `is used only with DATABASE_SSL=verify-full (DATABASE_SSL is ${c.DATABASE_SSL})`,
+    });
+  }
+  const rywMinimum = c.DATABASE_REPLICA_MAX_LAG_MS + 2 * c.DATABASE_REPLICA_HEALTH_INTERVAL_MS;
+  if (c.DATABASE_REPLICA_RYW_TTL_MS < rywMinimum) {
+    // A floor that expires while a replica that has not reached it may still be read would let
+    // the user read older data than their own write.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DATABASE_REPLICA_RYW_TTL_MS'],
+      message: `must be at least DATABASE_REPLICA_MAX_LAG_MS + 2 × DATABASE_REPLICA_HEALTH_INTERVAL_MS (${rywMinimum})`,
     });
   }
   if (c.REDIS_TLS_CA_FILE && !c.REDIS_URL.startsWith('rediss:')) {

@@ -7,10 +7,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createApp } from './app.js';
+import { appRedisGuard, createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
+import { createMetrics } from './metrics.js';
 import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
+import { replicaRouter } from './db/replica-routing.js';
 import { replicaList } from './db/replicas.js';
 import {
   exitNoLaterThan,
@@ -73,8 +75,13 @@ await runMain('service', async (logger) => {
       ? createRedis(config, logger, config.REDIS_CACHE_URL)
       : undefined;
   if (cacheRedis) await connectRedis(cacheRedis);
-  // Found and logged; the read path does not route to replicas yet (issue 10, routing).
-  const replicas = replicaList(config, logger);
+  const metrics = createMetrics();
+  const guard = appRedisGuard(redis, config, logger);
+  // With replicas configured or discoverable, plain reads are routed to them (docs/read-replicas.md).
+  const list = replicaList(config, logger);
+  const replicas =
+    list && replicaRouter({ config, primary: orm, replicas: list, guard, logger, metrics });
+  await replicas?.start();
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({
@@ -83,7 +90,10 @@ await runMain('service', async (logger) => {
     redis,
     logger,
     lifecycle,
+    guard,
+    ...(replicas ? { replicas } : {}),
     ...(cacheRedis ? { cacheRedis } : {}),
+    metrics,
   });
   const server = createServer(app.callback());
   // Longer than the load balancer's idle timeout (60 s) so it never reuses a closed connection;
@@ -100,7 +110,7 @@ await runMain('service', async (logger) => {
     const timeoutMs = config.SHUTDOWN_TIMEOUT_MS;
     exitNoLaterThan(drainMs + timeoutMs + SHUTDOWN_EXIT_MARGIN_MS, logger);
     lifecycle.shuttingDown = true;
-    replicas?.stop();
+    list?.stop();
     logger.info(
       { signal, drainDelayMs: drainMs },
       'shutting down: readiness 503, still accepting during the drain delay',
@@ -133,7 +143,7 @@ await runMain('service', async (logger) => {
     const pooled =
       served &&
       (await settlesWithin(
-        Promise.allSettled([orm.close(), redis.quit(), cacheRedis?.quit()]),
+        Promise.allSettled([orm.close(), redis.quit(), cacheRedis?.quit(), replicas?.stop()]),
         deadline - Date.now(),
       ));
     if (!pooled) {
@@ -141,7 +151,10 @@ await runMain('service', async (logger) => {
       redis.disconnect();
       cacheRedis?.disconnect();
       // A frozen database never acknowledges the close; the exit below ends its sockets.
-      await settlesWithin(orm.close(true), SHUTDOWN_EXIT_MARGIN_MS / 2);
+      await settlesWithin(
+        Promise.allSettled([orm.close(true), replicas?.stop()]),
+        SHUTDOWN_EXIT_MARGIN_MS / 2,
+      );
     }
     if (pooled) logAndExit(logger, 0, 'shutdown complete');
     logAndExit(logger, 1, 'shutdown complete, work abandoned');

@@ -21,6 +21,14 @@ export interface ReadSource {
    * only if it is known fresh. Undefined for the primary, which always is.
    */
   readonly replayLsn?: string;
+  /**
+   * For a replica: makes the statements that follow see at least WAL position `lsn` (pg_lsn
+   * text; `'unknown'`: a position that cannot be known), by moving them to the primary when this
+   * replica has not replayed that far (`role` then says 'primary'). The cache calls it before
+   * answering a miss, so a read never shows less than a value the cache may already have shown
+   * (docs/read-replicas.md). Absent for the primary.
+   */
+  atLeast?(lsn: string): Promise<void>;
 }
 
 /** Chooses where one request's plain reads run. Default: always the primary (through the request's em). */

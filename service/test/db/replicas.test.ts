@@ -258,4 +258,23 @@ describe('replicaList from the configuration', () => {
       /RDS_PRIMARY_INSTANCE_ID must be an RDS DB instance identifier/,
     );
   });
+
+  it('when the read-your-writes floor would expire before a lagging replica is skipped, then the configuration names the minimum', () => {
+    expect(() =>
+      config({
+        DATABASE_REPLICA_MAX_LAG_MS: '10000',
+        DATABASE_REPLICA_HEALTH_INTERVAL_MS: '2000',
+        DATABASE_REPLICA_RYW_TTL_MS: '13999',
+      }),
+    ).toThrow(
+      /DATABASE_REPLICA_RYW_TTL_MS must be at least DATABASE_REPLICA_MAX_LAG_MS \+ 2 × DATABASE_REPLICA_HEALTH_INTERVAL_MS \(14000\)/,
+    );
+    expect(
+      config({
+        DATABASE_REPLICA_MAX_LAG_MS: '10000',
+        DATABASE_REPLICA_RYW_TTL_MS: '14000',
+        DATABASE_REPLICA_HEALTH_INTERVAL_MS: '2000',
+      }).DATABASE_REPLICA_RYW_TTL_MS,
+    ).toBe(14000);
+  });
 });

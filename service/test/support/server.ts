@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { createApp, type AppDeps } from '../../src/app.js';
+import { appRedisGuard, createApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Role } from '../../src/modules/users/user.entity.js';
 import { connectOrm } from '../../src/db/orm.js';
+import type { ReplicaRouter } from '../../src/db/replica-router.js';
+import { replicaRouter } from '../../src/db/replica-routing.js';
+import { replicaList } from '../../src/db/replicas.js';
 import { connectRedis, createRedis, type Redis } from '../../src/redis.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
@@ -18,6 +21,8 @@ export interface TestServer {
   orm: MikroORM;
   redis: Redis;
   db: TestDatabase;
+  /** The replica router, when DATABASE_REPLICA_URLS is among the overrides (as server.ts wires it). */
+  replicas?: ReplicaRouter;
   /** Every log line the service wrote, as parsed JSON. */
   logs: Record<string, unknown>[];
   /** Runs parameterized SQL on the test's database, outside any request. */
@@ -75,6 +80,10 @@ export async function startTestServer(
       ? createRedis(config, logger, config.REDIS_CACHE_URL)
       : undefined;
   if (cacheRedis) await connectRedis(cacheRedis);
+  const guard = appRedisGuard(redis, config, logger);
+  const list = replicaList(config, logger);
+  const replicas = list && replicaRouter({ config, primary: orm, replicas: list, guard, logger });
+  await replicas?.start();
   const app = createApp({
     ...options.appDeps,
     config,
@@ -82,6 +91,8 @@ export async function startTestServer(
     redis,
     logger,
     ...(cacheRedis ? { cacheRedis } : {}),
+    guard,
+    ...(replicas ? { replicas } : {}),
   });
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
@@ -100,6 +111,7 @@ export async function startTestServer(
     orm,
     redis,
     db,
+    ...(replicas ? { replicas } : {}),
     logs,
     sql,
     setRole,
@@ -111,6 +123,7 @@ export async function startTestServer(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await replicas?.stop();
       await orm.close(true);
       redis.disconnect();
       cacheRedis?.disconnect();

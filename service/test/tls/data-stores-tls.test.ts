@@ -4,10 +4,13 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { appRedisGuard } from '../../src/app.js';
+import { ReadCache } from '../../src/cache.js';
 import { loadConfig, type Config, type ConfigError } from '../../src/config.js';
 import { connectReachableOrm } from '../../src/db/orm.js';
 import { createQueue } from '../../src/jobs/queue.js';
 import { MAINTENANCE_QUEUE } from '../../src/jobs/queues.js';
+import { createMetrics } from '../../src/metrics.js';
 import { createRedis } from '../../src/redis.js';
 import { testEnv, uniqueName } from '../support/env.js';
 import { memoryLogger } from '../support/logs.js';
@@ -146,6 +149,39 @@ describe('Redis with rediss:// and AUTH', () => {
       expect(await redis.get('tls:probe')).toBe('over tls');
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('when the read cache has a client of its own (REDIS_CACHE_URL), then it fills and hits over TLS with AUTH', async () => {
+    const config = tlsConfig({
+      REDIS_CACHE_URL: stores.env.REDIS_URL!,
+      REDIS_KEY_PREFIX: `${uniqueName('tlscache')}:`,
+    });
+    expect(config.REDIS_CACHE_URL).toMatch(/^rediss:\/\//);
+    const { logger } = memoryLogger();
+    const cacheRedis = createRedis(config, logger, config.REDIS_CACHE_URL);
+    try {
+      await cacheRedis.connect();
+      const cache = new ReadCache(
+        appRedisGuard(cacheRedis, config, logger),
+        config,
+        createMetrics(),
+      );
+      let fills = 0;
+      const read = () =>
+        cache.read(
+          { read: 'tags', generations: ['tags'], id: 'tls' },
+          { role: 'primary', all: async () => [] },
+          async () => {
+            fills += 1;
+            return { value: ['tls'], text: '["tls"]', cacheable: true };
+          },
+        );
+      expect((await read()).hit).toBe(false);
+      expect(await read()).toEqual({ text: '["tls"]', hit: true });
+      expect(fills).toBe(1);
+    } finally {
+      cacheRedis.disconnect();
     }
   });
 

@@ -4,14 +4,19 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { RedisGuard } from '../redis-guard.js';
 import { redisConnectionOptions } from '../redis.js';
-import { DEFAULT_JOB_OPTIONS, QUEUE_NAMES, type QueueName } from './queues.js';
+import { QUEUE_NAMES, QUEUES, queueSettings, type QueueName } from './contracts.js';
 
 export type Queue = Bull.Queue;
 export type Job<T = unknown> = Bull.Job<T>;
 
-type QueueConfig = Pick<
+export type QueueConfig = Pick<
   Config,
-  'REDIS_URL' | 'REDIS_AUTH_TOKEN' | 'REDIS_TLS_CA_FILE' | 'REDIS_KEY_PREFIX'
+  | 'REDIS_URL'
+  | 'REDIS_AUTH_TOKEN'
+  | 'REDIS_TLS_CA_FILE'
+  | 'REDIS_KEY_PREFIX'
+  | 'JOB_LOCK_DURATION_MS'
+  | 'EMAIL_RATE_PER_SECOND'
 >;
 
 /**
@@ -34,7 +39,8 @@ export interface QueueOptions {
 }
 
 /**
- * A Bull queue on the app's Redis (REDIS_URL, REDIS_AUTH_TOKEN, TLS for rediss:). Not
+ * A Bull queue on the app's Redis (REDIS_URL, REDIS_AUTH_TOKEN, TLS for rediss:), with its
+ * contract's job defaults and rate limit and the lock/stall settings of queueSettings(). Not
  * `createRedis()`: that client fails fast without an offline queue, which suits the cache but
  * would drop queue commands during a reconnect. Bull requires its subscriber and blocking
  * clients to retry forever and skip the ready check. Errors of every client surface as the
@@ -51,11 +57,17 @@ export function createQueue(
     ...redisConnectionOptions(config, config.REDIS_URL),
     connectTimeout: 5_000,
   };
+  const contract = QUEUES[name];
   const queue = new Bull(name, {
     prefix: bullPrefix(config),
-    defaultJobOptions: DEFAULT_JOB_OPTIONS,
+    defaultJobOptions: contract.jobOptions,
+    settings: queueSettings(config.JOB_LOCK_DURATION_MS),
+    ...(contract.limiter ? { limiter: contract.limiter(config) } : {}),
     createClient(type) {
       if (type === 'client' && options.client) return options.client;
+      // Bull's rule: its blocking and subscriber connections must retry every command forever
+      // and skip the ready check (it refuses them otherwise); the command connection keeps
+      // ioredis's defaults so a call fails instead of waiting forever while Redis is away.
       const client = new Redis(config.REDIS_URL, {
         ...base,
         ...(type === 'client' ? {} : { maxRetriesPerRequest: null, enableReadyCheck: false }),
@@ -114,4 +126,31 @@ export function queueCounter(
         }),
       );
     });
+}
+
+/**
+ * Bull loses jobs when Redis evicts keys, so the queue Redis must run `maxmemory-policy
+ * noeviction`. Reads the policy with CONFIG GET (never sets it: the server may be shared) and
+ * returns a problem to report, or undefined when the policy is right. ElastiCache refuses CONFIG:
+ * then the answer is a warning that the parameter group must be checked instead.
+ */
+export async function checkNoEviction(
+  client: Redis,
+): Promise<{ level: 'error' | 'warn'; message: string; policy?: string } | undefined> {
+  let reply: unknown;
+  try {
+    reply = await client.config('GET', 'maxmemory-policy');
+  } catch (err) {
+    return {
+      level: 'warn',
+      message: `cannot read the queue Redis maxmemory-policy (${(err as Error).message}); make sure it is noeviction (on ElastiCache: the parameter group), or Bull may lose jobs under memory pressure`,
+    };
+  }
+  const policy = Array.isArray(reply) ? String(reply[1]) : undefined;
+  if (policy === 'noeviction') return undefined;
+  return {
+    level: 'error',
+    policy,
+    message: `the queue Redis evicts keys (maxmemory-policy ${policy ?? 'unknown'}): Bull loses jobs when keys are evicted; set maxmemory-policy noeviction on this Redis`,
+  };
 }

@@ -106,26 +106,110 @@ export interface QueueCounts extends Bull.JobCounts {
   paused: boolean;
 }
 
+/** A job that failed for good (a dead letter), as the admin API shows it. */
+export interface FailedJob {
+  id: string;
+  queue: string;
+  name: string;
+  payload: unknown;
+  meta: Record<string, string>;
+  failedReason: string;
+  attemptsMade: number;
+  attempts: number;
+  createdAt: string;
+  failedAt: string | null;
+}
+
+/** What the admin API does with the queues: counts, dead letters, re-queueing. */
+export interface QueueOperations {
+  /** Job counts of every queue. */
+  counts(): Promise<QueueCounts[]>;
+  /**
+   * One page of failed jobs (of one queue, or all), newest first, and how many there are;
+   * undefined for an unknown queue.
+   */
+  failed(
+    queue: string | undefined,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: FailedJob[]; count: number } | undefined>;
+  /**
+   * Moves a failed job back to waiting (it keeps its id and data); false when the queue or a
+   * failed job with that id does not exist.
+   */
+  retry(queue: string, id: string): Promise<boolean>;
+}
+
+function toFailedJob(queue: string, job: Job): FailedJob {
+  const data = (job.data ?? {}) as { payload?: unknown; meta?: Record<string, string> };
+  const enveloped = typeof data === 'object' && 'payload' in data;
+  return {
+    id: String(job.id),
+    queue,
+    name: job.name,
+    payload: enveloped ? data.payload : job.data,
+    meta: enveloped ? (data.meta ?? {}) : {},
+    failedReason: job.failedReason ?? '',
+    attemptsMade: job.attemptsMade,
+    attempts: job.opts.attempts ?? 1,
+    createdAt: new Date(job.timestamp).toISOString(),
+    failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+  };
+}
+
 /**
- * Reads the job counts of every queue over the guard's client (no connection of its own, so a
- * request opens none), within the guard's timeout: a hung or dead Redis is a 503 at once.
+ * The queues over the guard's client (no connection of its own, so a request opens none), each
+ * call within the guard's timeout: a hung or dead Redis is a 503 at once.
  */
-export function queueCounter(
+export function queueOperations(
   guard: RedisGuard,
   config: QueueConfig,
   logger: Logger,
-): () => Promise<QueueCounts[]> {
-  let queues: Queue[] | undefined;
-  return () =>
-    guard.run('queues', (client) => {
-      queues ??= QUEUE_NAMES.map((name) => createQueue(name, config, logger, { client }));
-      return Promise.all(
-        queues.map(async (queue) => {
-          const [counts, paused] = await Promise.all([queue.getJobCounts(), queue.isPaused()]);
-          return { name: queue.name, ...counts, paused };
-        }),
-      );
-    });
+): QueueOperations {
+  let queues: Map<string, Queue> | undefined;
+  const all = (client: Redis) =>
+    (queues ??= new Map(
+      QUEUE_NAMES.map((name) => [name, createQueue(name, config, logger, { client })]),
+    ));
+  return {
+    counts: () =>
+      guard.run('queues', (client) =>
+        Promise.all(
+          [...all(client).values()].map(async (queue) => {
+            const [counts, paused] = await Promise.all([queue.getJobCounts(), queue.isPaused()]);
+            return { name: queue.name, ...counts, paused };
+          }),
+        ),
+      ),
+    failed: (name, page) =>
+      guard.run('queues', async (client) => {
+        const queues = all(client);
+        const chosen = name === undefined ? [...queues.values()] : [queues.get(name)];
+        if (chosen.some((q) => q === undefined)) return undefined;
+        // Each queue's newest offset + limit, merged by failure time: enough for the page.
+        const lists = await Promise.all(
+          (chosen as Queue[]).map(async (queue) => {
+            const [jobs, count] = await Promise.all([
+              queue.getFailed(0, page.offset + page.limit - 1),
+              queue.getFailedCount(),
+            ]);
+            return { jobs: jobs.filter(Boolean).map((job) => toFailedJob(queue.name, job)), count };
+          }),
+        );
+        const items = lists
+          .flatMap((l) => l.jobs)
+          .sort((a, b) => (b.failedAt ?? '').localeCompare(a.failedAt ?? ''))
+          .slice(page.offset, page.offset + page.limit);
+        return { items, count: lists.reduce((sum, l) => sum + l.count, 0) };
+      }),
+    retry: (name, id) =>
+      guard.run('queues', async (client) => {
+        const queue = all(client).get(name);
+        const job = queue && (await queue.getJob(id));
+        if (!job || !(await job.isFailed())) return false;
+        await job.retry();
+        return true;
+      }),
+  };
 }
 
 /**

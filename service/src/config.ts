@@ -216,6 +216,11 @@ const configFields = z.object({
    * again elsewhere after about twice this. See queueSettings() in service/src/jobs/contracts.ts.
    */
   JOB_LOCK_DURATION_MS: int(500, 600_000).default(15_000),
+  /**
+   * First retry delay of every queue, overriding the contracts' (email 10 s, maintenance 5 s);
+   * later retries double it, with jitter. For tests and drills that need quick retries.
+   */
+  JOB_BACKOFF_DELAY_MS: int(1, 3_600_000).optional(),
   /** How often an idle outbox relay looks for new rows (a full batch is followed at once). */
   OUTBOX_POLL_MS: int(10, 60_000).default(200),
   /** Outbox rows one relay claims and hands to Bull per transaction. */

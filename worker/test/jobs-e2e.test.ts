@@ -62,12 +62,9 @@ const outboxRows = (name: string) =>
 /** The Bull job of an outbox row once it completed (jobId = the row's id). */
 async function completedJob(row: OutboxRow): Promise<Job> {
   const queue = worker.queue(row.queue);
-  let job: Job | null = null;
-  await until(async () => {
-    job = await queue.getJob(row.id);
-    return job !== null && (await job.isCompleted());
-  }, 20_000);
-  return job!;
+  await until(async () => (await (await queue.getJob(row.id))?.isCompleted()) === true, 30_000);
+  // Read after completion, so the return value is there.
+  return (await queue.getJob(row.id))!;
 }
 
 /** Writes a job as a producer does (an outbox row, committed) and waits for its completion. */

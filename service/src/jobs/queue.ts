@@ -4,7 +4,13 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { RedisGuard } from '../redis-guard.js';
 import { redisConnectionOptions } from '../redis.js';
-import { QUEUE_NAMES, QUEUES, queueSettings, type QueueName } from './contracts.js';
+import {
+  QUEUE_NAMES,
+  QUEUES,
+  queueSettings,
+  type QueueContract,
+  type QueueName,
+} from './contracts.js';
 
 export type Queue = Bull.Queue;
 export type Job<T = unknown> = Bull.Job<T>;
@@ -16,6 +22,7 @@ export type QueueConfig = Pick<
   | 'REDIS_TLS_CA_FILE'
   | 'REDIS_KEY_PREFIX'
   | 'JOB_LOCK_DURATION_MS'
+  | 'JOB_BACKOFF_DELAY_MS'
   | 'EMAIL_RATE_PER_SECOND'
 >;
 
@@ -36,6 +43,21 @@ export interface QueueOptions {
    * @default a new connection
    */
   client?: Redis;
+}
+
+/** The queue's job defaults, with JOB_BACKOFF_DELAY_MS applied. */
+function jobOptions(contract: QueueContract, config: QueueConfig): Bull.JobOptions {
+  const { backoff } = contract.jobOptions;
+  if (config.JOB_BACKOFF_DELAY_MS === undefined || typeof backoff !== 'object') {
+    return contract.jobOptions;
+  }
+  return {
+    ...contract.jobOptions,
+    backoff: {
+      ...backoff,
+      options: { ...backoff.options, delayMs: config.JOB_BACKOFF_DELAY_MS },
+    },
+  };
 }
 
 /**
@@ -60,7 +82,7 @@ export function createQueue(
   const contract = QUEUES[name];
   const queue = new Bull(name, {
     prefix: bullPrefix(config),
-    defaultJobOptions: contract.jobOptions,
+    defaultJobOptions: jobOptions(contract, config),
     settings: queueSettings(config.JOB_LOCK_DURATION_MS),
     ...(contract.limiter ? { limiter: contract.limiter(config) } : {}),
     createClient(type) {

@@ -53,13 +53,18 @@ export function startRelay(
   const known = [...queues.keys()];
   const addTimeoutMs = options.addTimeoutMs ?? 10_000;
   let stopped = false;
+  let connected = false;
   const wake = new AbortController();
 
   const relayOnce = async (): Promise<number> => {
-    // Claiming rows while Bull cannot take them would only hold locks and roll back.
+    // Claiming rows while Bull cannot take them would only hold locks and roll back. Before the
+    // first connection this is start-up, not an outage: wait quietly.
     for (const queue of queues.values()) {
-      if (queue.client.status !== 'ready') throw new Error('queue Redis is not connected');
+      if (queue.client.status === 'ready') continue;
+      if (!connected) return 0;
+      throw new Error('queue Redis is not connected');
     }
+    connected = true;
     const em = orm.em.fork();
     return em.transactional(async (tx) => {
       const rows = await tx.execute<Row[]>(
@@ -70,7 +75,11 @@ export function startRelay(
       );
       if (rows.length === 0) return 0;
       const byQueue = new Map<string, Row[]>();
-      for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
+      for (const row of rows) {
+        const batch = byQueue.get(row.queue);
+        if (batch) batch.push(row);
+        else byQueue.set(row.queue, [row]);
+      }
       const adds = [...byQueue].map(([name, batch]) =>
         queues.get(name)!.addBulk(
           batch.map((row) => ({

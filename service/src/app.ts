@@ -7,6 +7,7 @@ import { DatabaseOutages, type DatabaseOutageOptions } from './db/outage.js';
 import { API_PREFIX, API_ROUTES } from './http/api.js';
 import { actor, authenticator, CSRF_HEADER } from './http/auth.js';
 import { jsonBody } from './http/body.js';
+import { createQueueBoard, queueBoardRoute, type QueueBoard } from './http/queue-board.js';
 import { Cookies } from './http/cookies.js';
 import { databaseOutages } from './http/database-outage.js';
 import { errorHandler } from './http/error-handler.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   oidcTestOnly?: OidcTestOnlyOptions;
   /** How a database outage is answered and reported. @default see DatabaseOutageOptions */
   databaseOutage?: DatabaseOutageOptions;
+  /** Bull Board for admins (its Redis connections open on first use). @default a new one */
+  queueBoard?: QueueBoard;
 }
 
 function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
@@ -169,6 +172,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const docs = docsRouter(() => (document ??= generateDocument(registry)));
   app.use(docs.routes());
   app.use(oidc.routes());
+  app.use(
+    queueBoardRoute(
+      deps.queueBoard ?? createQueueBoard(config, logger),
+      authenticate('required', 'same-origin'),
+      withActor,
+    ),
+  );
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

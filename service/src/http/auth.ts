@@ -35,7 +35,20 @@ async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promi
   ctx.state.authMethod = 'token';
 }
 
-async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Promise<void> {
+/**
+ * How a cookie-authenticated unsafe request proves it came from us: `token` echoes the
+ * session's CSRF token (our API clients); `same-origin` accepts the browser's own
+ * `Sec-Fetch-Site: same-origin` (a page served by this origin, such as the queue board, whose
+ * scripts cannot send our header; a cross-site page cannot forge that header).
+ */
+export type CsrfProof = 'token' | 'same-origin';
+
+async function fromSession(
+  ctx: AppContext,
+  sessions: Sessions,
+  id: string,
+  csrf: CsrfProof,
+): Promise<void> {
   // A store that cannot answer is a 503 (RedisUnavailableError), never "unknown session": the
   // cookie must survive a Redis outage.
   const session = await sessions.get(id);
@@ -49,7 +62,11 @@ async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Pro
   }
   // A cookie rides along with cross-site requests; an unsafe one must prove it came from our
   // own front end by echoing the session's CSRF token (synchronizer token pattern).
-  if (!SAFE_METHODS.has(ctx.method)) {
+  if (!SAFE_METHODS.has(ctx.method) && csrf === 'same-origin') {
+    if (ctx.get('Sec-Fetch-Site') !== 'same-origin') {
+      throw new ForbiddenError('must be same-origin for a cookie-authenticated change', 'origin');
+    }
+  } else if (!SAFE_METHODS.has(ctx.method)) {
     const sent = ctx.get(CSRF_HEADER);
     if (!sent || !sameSecret(sent, session.csrfToken)) {
       throw new ForbiddenError(`is missing or wrong (send the ${CSRF_HEADER} header)`, 'csrf');
@@ -68,16 +85,20 @@ async function fromSession(ctx: AppContext, sessions: Sessions, id: string): Pro
 export function authenticator(
   tokens: Tokens,
   sessions: Sessions,
-): (mode: AuthMode) => Middleware<AppState> {
+): (mode: AuthMode, csrf?: CsrfProof) => Middleware<AppState> {
   const skip: Middleware<AppState> = (_ctx, next) => next();
-  const check: Middleware<AppState> = async (ctx, next) => {
-    const header = ctx.get('Authorization');
-    const cookie = header ? undefined : ctx.state.cookies.sessionId(ctx);
-    if (header) await fromToken(ctx, tokens, header);
-    else if (cookie) await fromSession(ctx, sessions, cookie);
-    await next();
-  };
-  return (mode) => (mode === 'none' ? skip : check);
+  const check =
+    (csrf: CsrfProof): Middleware<AppState> =>
+    async (ctx, next) => {
+      const header = ctx.get('Authorization');
+      const cookie = header ? undefined : ctx.state.cookies.sessionId(ctx);
+      if (header) await fromToken(ctx, tokens, header);
+      else if (cookie) await fromSession(ctx, sessions, cookie, csrf);
+      await next();
+    };
+  const byToken = check('token');
+  return (mode, csrf = 'token') =>
+    mode === 'none' ? skip : csrf === 'token' ? byToken : check(csrf);
 }
 
 /**

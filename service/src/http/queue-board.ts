@@ -1,6 +1,3 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullAdapter } from '@bull-board/api/bullAdapter';
-import { KoaAdapter } from '@bull-board/koa';
 import type { Middleware } from 'koa';
 import type { Config } from '../config.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
@@ -17,8 +14,9 @@ export function isBoardPath(path: string): boolean {
 }
 
 /**
- * Bull Board (`@bull-board/koa`) over every queue. Built on its first request, so an API
- * process whose admins never open it holds no extra Redis connections; `close()` closes them.
+ * Bull Board (`@bull-board/koa`) over every queue. Loaded and built on its first request, so an
+ * API process whose admins never open it neither loads its modules (start-up time) nor holds
+ * extra Redis connections; `close()` closes them.
  */
 export interface QueueBoard {
   /** Serves the board; the caller has authorized the request. */
@@ -31,8 +29,13 @@ export function createQueueBoard(
   logger: Logger,
 ): QueueBoard {
   let queues: Queue[] | undefined;
-  let mounted: Middleware | undefined;
-  const build = () => {
+  let mounted: Promise<Middleware> | undefined;
+  const build = async () => {
+    const [{ createBullBoard }, { BullAdapter }, { KoaAdapter }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullAdapter'),
+      import('@bull-board/koa'),
+    ]);
     queues = QUEUE_NAMES.map((name) => createQueue(name, config, logger));
     const adapter = new KoaAdapter();
     adapter.setBasePath(BOARD_PATH);
@@ -44,7 +47,13 @@ export function createQueueBoard(
     return adapter.registerPlugin() as unknown as Middleware;
   };
   return {
-    serve: (ctx, next) => (mounted ??= build())(ctx, next),
+    serve: async (ctx, next) => {
+      mounted ??= build().catch((err: unknown) => {
+        mounted = undefined;
+        throw err;
+      });
+      return (await mounted)(ctx, next);
+    },
     async close() {
       await Promise.all((queues ?? []).map((queue) => queue.close()));
     },

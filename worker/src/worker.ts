@@ -262,10 +262,18 @@ export async function startWorker(
     // Only what was published is taken off: failures during the publish count next time.
     failedSincePublish -= failedJobs;
   };
+  // One report at a time: two in flight would both publish the same failures.
+  let reporting = false;
   const timer = setInterval(() => {
-    report().catch((err: Error) =>
-      logger.warn({ err: err.message }, 'queue metrics unavailable (kept for the next interval)'),
-    );
+    if (reporting) return;
+    reporting = true;
+    report()
+      .catch((err: Error) =>
+        logger.warn({ err: err.message }, 'queue metrics unavailable (kept for the next interval)'),
+      )
+      .finally(() => {
+        reporting = false;
+      });
   }, options.backlogIntervalMs ?? 60_000);
   timer.unref();
 

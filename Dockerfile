@@ -19,10 +19,12 @@ COPY service/src service/src
 COPY worker/src worker/src
 RUN npm run build
 
-# Production dependencies only, installed from the same lockfile.
+# Production dependencies only, installed from the same lockfile. npm also installs TypeScript,
+# a dev dependency that valibot (under @bull-board/api) names as an optional peer; nothing needs
+# it at run time, so it is removed.
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm ci --omit=dev && rm -rf node_modules/typescript && npm cache clean --force
 
 FROM base AS runtime
 ENV NODE_ENV=production \

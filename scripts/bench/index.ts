@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { graphqlSection } from './graphql.js';
+import { jobsSection } from './jobs.js';
 import { readsSection } from './reads.js';
 import { replicasSection } from './replicas.js';
 import { scaleBenchSection } from './scale.js';
@@ -19,7 +20,13 @@ export interface BenchSection {
   run(): Promise<{ table: string; data: unknown }>;
 }
 
-const SECTIONS: BenchSection[] = [readsSection, replicasSection, graphqlSection, scaleBenchSection];
+const SECTIONS: BenchSection[] = [
+  readsSection,
+  replicasSection,
+  graphqlSection,
+  jobsSection,
+  scaleBenchSection,
+];
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1]?.split(',') : undefined;

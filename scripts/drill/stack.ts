@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../service/src/config.js';
 import { connectOrm } from '../../service/src/db/orm.js';
 import { createQueue } from '../../service/src/jobs/queue.js';
-import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/queues.js';
+import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/contracts.js';
 import { createLogger } from '../../service/src/logger.js';
 import { holdTableLock } from '../../service/test/support/locks.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
@@ -96,7 +96,7 @@ export const workerKill: Drill<LocalStack> = {
     let released = false;
     try {
       const jobs = await Promise.all(
-        Array.from({ length: jobsCount }, () => queue.add(PRUNE_UNUSED_TAGS, {})),
+        Array.from({ length: jobsCount }, () => queue.add(PRUNE_UNUSED_TAGS.name, {})),
       );
       // The worker's concurrency (4) jobs hang on the lock; the rest wait their turn.
       while ((await queue.getActiveCount()) < config.WORKER_CONCURRENCY) await sleep(50);

@@ -8,8 +8,9 @@ import type { ReadRouter } from './db/read-source.js';
 import { DatabaseOutages, type DatabaseOutageOptions } from './db/outage.js';
 import type { ReplicaRouter } from './db/replica-router.js';
 import { API_PREFIX, API_ROUTES } from './http/api.js';
-import { actor, authenticator, CSRF_HEADER } from './http/auth.js';
+import { actor, authenticator, CSRF_HEADER, sameOriginChanges } from './http/auth.js';
 import { jsonBody } from './http/body.js';
+import { createQueueBoard, queueBoardRoute, type QueueBoard } from './http/queue-board.js';
 import { Cookies } from './http/cookies.js';
 import { graphqlEndpoint } from './graphql/endpoint.js';
 import { databaseOutages } from './http/database-outage.js';
@@ -21,7 +22,7 @@ import { loginAccountOf, mountRoutes, rateLimitClassOf } from './http/routes.js'
 import { securityHeaders } from './http/security-headers.js';
 import { actorOf, type AppContext, type AppState } from './http/state.js';
 import { requestTimeout } from './http/timeout.js';
-import { queueCounter } from './jobs/queue.js';
+import { queueOperations } from './jobs/queue.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Maintenance } from './modules/admin/maintenance.js';
@@ -69,6 +70,8 @@ export interface AppDeps {
    * @default every read on the primary
    */
   replicas?: ReplicaRouter;
+  /** Bull Board for admins (its Redis connections open on first use). @default a new one */
+  queueBoard?: QueueBoard;
 }
 
 /** The Redis guard of the app's main client, with the configured timeout and circuit. */
@@ -121,7 +124,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     tokens,
     sessions,
     maintenance,
-    queueCounts: queueCounter(guard, config, logger),
+    queues: queueOperations(guard, config, logger),
     cache,
     ...(deps.readRouter || deps.replicas
       ? { readRouter: deps.readRouter ?? deps.replicas!.route }
@@ -227,6 +230,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       limits,
       explorer: config.NODE_ENV !== 'production',
     }),
+  );
+  app.use(
+    queueBoardRoute(
+      deps.queueBoard ?? createQueueBoard(config, logger),
+      authenticate('required', sameOriginChanges),
+      withActor,
+    ),
   );
   app.use(api.routes());
   app.use(api.allowedMethods());

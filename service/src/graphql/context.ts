@@ -4,6 +4,7 @@ import type { Middleware } from 'koa';
 import { NotFoundError, UnauthorizedError } from '../errors.js';
 import type { JsonText } from '../json-text.js';
 import type { AppContext, AppState } from '../http/state.js';
+import type { CsrfRule } from '../http/auth.js';
 import type { ArticleDto } from '../modules/articles/articles.schemas.js';
 import type { Actor } from '../modules/auth/actor.js';
 import type { CommentDto } from '../modules/comments/comments.schemas.js';
@@ -15,10 +16,10 @@ export interface GraphqlDeps {
   /** The feature services for a unit of work and an actor (modules/services.ts). */
   services: (em: AppContext['state']['em'], actor: Actor) => Services;
   /**
-   * Authentication as REST does it (token, else session cookie); `needsCsrf` decides whether a
-   * cookie-authenticated request must carry the CSRF token.
+   * Authentication as REST does it (token, else session cookie); `csrf` decides what a
+   * cookie-authenticated request must show (the CSRF token for mutations).
    */
-  authenticate: (needsCsrf: (ctx: AppContext) => boolean) => Middleware<AppState>;
+  authenticate: (csrf: CsrfRule) => Middleware<AppState>;
   /** Sets `ctx.state.actor` from `ctx.state.user` (roles, the write freeze). */
   actor: Middleware<AppState>;
   /** The anonymous actor, for operations that ignore credentials (login, registration). */
@@ -86,7 +87,7 @@ export function createContext(deps: GraphqlDeps, koa: AppContext): GraphqlContex
     ip: koa.ip,
     actor: once(async () => {
       // A mutation sent with the session cookie must prove it came from our own front end.
-      await deps.authenticate(() => operation === 'mutation')(koa, done);
+      await deps.authenticate(() => (operation === 'mutation' ? 'token' : 'none'))(koa, done);
       await deps.actor(koa, done);
       return koa.state.actor!;
     }),

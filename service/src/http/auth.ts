@@ -35,16 +35,29 @@ async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promi
   ctx.state.authMethod = 'token';
 }
 
-/** Whether a cookie-authenticated request must carry the CSRF token: by default, unsafe methods. */
-export type CsrfRule = (ctx: AppContext) => boolean;
+/**
+ * What a cookie-authenticated request must show to prove it came from us: `token` echoes the
+ * session's CSRF token (our API clients); `same-origin` accepts the browser's own
+ * `Sec-Fetch-Site: same-origin` (a page served by this origin, such as the queue board, whose
+ * scripts cannot send our header; a cross-site page cannot forge that header); `none` for
+ * requests that change nothing.
+ */
+export type CsrfProof = 'token' | 'same-origin' | 'none';
 
-const unsafeMethod: CsrfRule = (ctx) => !SAFE_METHODS.has(ctx.method);
+/** Which proof a request needs. REST: the token for unsafe methods; GraphQL: for mutations. */
+export type CsrfRule = (ctx: AppContext) => CsrfProof;
+
+const unsafeMethods: CsrfRule = (ctx) => (SAFE_METHODS.has(ctx.method) ? 'none' : 'token');
+
+/** The queue board's rule: unsafe methods need `Sec-Fetch-Site: same-origin`. */
+export const sameOriginChanges: CsrfRule = (ctx) =>
+  SAFE_METHODS.has(ctx.method) ? 'none' : 'same-origin';
 
 async function fromSession(
   ctx: AppContext,
   sessions: Sessions,
   id: string,
-  needsCsrf: CsrfRule,
+  csrf: CsrfRule,
 ): Promise<void> {
   // A store that cannot answer is a 503 (RedisUnavailableError), never "unknown session": the
   // cookie must survive a Redis outage.
@@ -59,7 +72,12 @@ async function fromSession(
   }
   // A cookie rides along with cross-site requests; an unsafe one must prove it came from our
   // own front end by echoing the session's CSRF token (synchronizer token pattern).
-  if (needsCsrf(ctx)) {
+  const proof = csrf(ctx);
+  if (proof === 'same-origin') {
+    if (ctx.get('Sec-Fetch-Site') !== 'same-origin') {
+      throw new ForbiddenError('must be same-origin for a cookie-authenticated change', 'origin');
+    }
+  } else if (proof === 'token') {
     const sent = ctx.get(CSRF_HEADER);
     if (!sent || !sameSecret(sent, session.csrfToken)) {
       throw new ForbiddenError(`is missing or wrong (send the ${CSRF_HEADER} header)`, 'csrf');
@@ -74,24 +92,25 @@ async function fromSession(
  * Per-route authentication: an `Authorization: Token|Bearer <jwt>` header, else the session
  * cookie. A presented credential must be valid (401 otherwise) on every route that looks at the
  * user; `none` routes ignore credentials entirely. A cookie-authenticated request must carry the
- * session's CSRF token when `needsCsrf` says so (REST: unsafe methods; GraphQL: mutations).
+ * session's CSRF token or show it is same-origin as its `csrf` rule says (REST: the token for
+ * unsafe methods; GraphQL: for mutations; the queue board: same-origin).
  */
 export function authenticator(
   tokens: Tokens,
   sessions: Sessions,
-): (mode: AuthMode, needsCsrf?: CsrfRule) => Middleware<AppState> {
+): (mode: AuthMode, csrf?: CsrfRule) => Middleware<AppState> {
   const skip: Middleware<AppState> = (_ctx, next) => next();
   const check =
-    (needsCsrf: CsrfRule): Middleware<AppState> =>
+    (csrf: CsrfRule): Middleware<AppState> =>
     async (ctx, next) => {
       const header = ctx.get('Authorization');
       const cookie = header ? undefined : ctx.state.cookies.sessionId(ctx);
       if (header) await fromToken(ctx, tokens, header);
-      else if (cookie) await fromSession(ctx, sessions, cookie, needsCsrf);
+      else if (cookie) await fromSession(ctx, sessions, cookie, csrf);
       await next();
     };
-  const byMethod = check(unsafeMethod);
-  return (mode, needsCsrf) => (mode === 'none' ? skip : needsCsrf ? check(needsCsrf) : byMethod);
+  const byMethod = check(unsafeMethods);
+  return (mode, csrf) => (mode === 'none' ? skip : csrf ? check(csrf) : byMethod);
 }
 
 /**

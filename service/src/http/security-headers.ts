@@ -24,6 +24,17 @@ const DOCS = {
   connectSrc: ["'self'"],
 };
 
+/**
+ * Bull Board (queue-board.ts): its own same-origin scripts, stylesheet and API calls. Its page sets
+ * `<base href>` to the board's path, hence `base-uri 'self'`; its inline loading spinner stays
+ * unstyled (no 'unsafe-inline'), and its web fonts from Google are not loaded.
+ */
+const BOARD = {
+  ...DOCS,
+  baseUri: ["'self'"],
+  fontSrc: ["'self'"],
+};
+
 const common: HelmetOptions = {
   // Front ends on other origins read this API (RealWorld clients), so `same-site` would break them.
   crossOriginResourcePolicy: { policy: 'cross-origin' },
@@ -34,13 +45,17 @@ const common: HelmetOptions = {
   strictTransportSecurity: false,
 };
 
+function isBoard(path: string): boolean {
+  return path === '/api/admin/board' || path.startsWith('/api/admin/board/');
+}
+
 function isDocs(path: string): boolean {
   return path === '/api/docs' || path.startsWith('/api/docs/');
 }
 
 /**
- * Security headers for every response: a CSP that forbids everything for the JSON API, a relaxed
- * one scoped to the Swagger UI under /api/docs, and HSTS when the request arrived over TLS
+ * Security headers for every response: a CSP that forbids everything for the JSON API, relaxed
+ * ones scoped to the Swagger UI under /api/docs and Bull Board under /api/admin/board, and HSTS when the request arrived over TLS
  * (`ctx.secure` honours X-Forwarded-Proto when TRUST_PROXY is set).
  */
 export function securityHeaders(): Middleware<AppState> {
@@ -52,9 +67,13 @@ export function securityHeaders(): Middleware<AppState> {
     ...common,
     contentSecurityPolicy: { useDefaults: false, directives: DOCS },
   });
+  const board = helmet({
+    ...common,
+    contentSecurityPolicy: { useDefaults: false, directives: BOARD },
+  });
   const hsts = helmet.strictTransportSecurity();
   return (ctx, next) => {
-    const headers = isDocs(ctx.path) ? docs : api;
+    const headers = isDocs(ctx.path) ? docs : isBoard(ctx.path) ? board : api;
     return headers(ctx, ctx.secure ? () => hsts(ctx, next) : next);
   };
 }

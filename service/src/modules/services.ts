@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ReadCache } from '../cache.js';
 import { primaryRouter, type ReadRouter } from '../db/read-source.js';
-import type { QueueCounts } from '../jobs/queue.js';
+import type { QueueOperations } from '../jobs/queue.js';
 import { AdminService } from './admin/admin.service.js';
 import type { Maintenance } from './admin/maintenance.js';
 import { ArticlesService } from './articles/articles.service.js';
@@ -23,8 +23,8 @@ export interface ServicesDeps {
   /** The session store. */
   sessions: Sessions;
   maintenance: Maintenance;
-  /** Job counts of every queue. */
-  queueCounts: () => Promise<QueueCounts[]>;
+  /** Job counts, dead letters and re-queueing (admin API). */
+  queues: QueueOperations;
   /** The read cache (docs/read-path.md). */
   cache: ReadCache;
   /** Where plain reads run. @default primaryRouter (the request's em) */
@@ -65,7 +65,7 @@ export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
     admin: serviceFactory(AdminService, {
       sessions,
       maintenance: deps.maintenance,
-      queueCounts: deps.queueCounts,
+      queues: deps.queues,
     }),
     articles,
     comments: serviceFactory(CommentsService, { articles, ...reads }),

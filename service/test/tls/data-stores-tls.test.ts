@@ -9,7 +9,7 @@ import { ReadCache } from '../../src/cache.js';
 import { loadConfig, type Config, type ConfigError } from '../../src/config.js';
 import { connectReachableOrm } from '../../src/db/orm.js';
 import { createQueue } from '../../src/jobs/queue.js';
-import { MAINTENANCE_QUEUE } from '../../src/jobs/queues.js';
+import { MAINTENANCE_QUEUE } from '../../src/jobs/contracts.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createRedis } from '../../src/redis.js';
 import { testEnv, uniqueName } from '../support/env.js';

@@ -5,6 +5,7 @@ import type { ReadRouter } from '../../db/read-source.js';
 import { JsonText } from '../../json-text.js';
 import type { ArticleStatus } from '../articles/article.entity.js';
 import { articleFacts, viewerFlags } from '../articles/articles.read-model.js';
+import { COMMENT_EMAIL, jobRequest } from '../../jobs/contracts.js';
 import { lockArticle, type ArticlesService } from '../articles/articles.service.js';
 import { asArticle, asComment } from '../auth/abilities.js';
 import { FeatureService, type ServiceFactory } from '../feature-service.js';
@@ -104,7 +105,13 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       this.em.transactional(async (em) => {
         // A share lock is enough to keep the article from being deleted under the new comment.
         await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
-        return em.create(Comment, { body, article: article.id, author });
+        const created = em.create(Comment, { body, article: article.id, author });
+        // The author hears of comments by others, through an outbox row committed with the comment.
+        if (article.author.id !== author.id) {
+          await em.flush();
+          this.enqueue(em, jobRequest(COMMENT_EMAIL, { commentId: created.id }));
+        }
+        return created;
       });
     const comment = await this.deps.cache.write([`comments:${slug}`], write);
     // The new comment's author is the viewer, whom they cannot follow.

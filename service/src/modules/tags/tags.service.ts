@@ -12,7 +12,11 @@ export interface TagsDeps {
   cache: ReadCache;
 }
 
-/** Tags in use, most used first (ties by name); public to every actor. */
+/**
+ * Tags in use, trending first (the score the `recompute-trending-tags` job keeps: recent articles
+ * and their favorites), then most used, then by name; public to every actor. A tag the job has
+ * not scored yet still appears, ranked by its use.
+ */
 export class TagsService extends FeatureService<TagsDeps> {
   async popular(limit: number): Promise<JsonText<string[]>> {
     const source = await this.deps.readRouter({ em: this.em, userId: this.actor.user?.id ?? null });

@@ -1,0 +1,25 @@
+/**
+ * A worker process that kills itself with SIGKILL at one named point of an email job
+ * (`CRASH_AT`): `before-send`, `after-send` (the SMTP server accepted it, nothing recorded yet)
+ * or `after-complete` (Bull marked the job completed). Configured from the environment like the
+ * real worker; prints `ready` once it takes jobs.
+ */
+import { loadConfig } from '../../../service/src/config.js';
+import { connectOrm } from '../../../service/src/db/orm.js';
+import { EMAIL_QUEUE } from '../../../service/src/jobs/contracts.js';
+import { createLogger } from '../../../service/src/logger.js';
+import { startWorker } from '../../src/worker.js';
+
+const point = process.env.CRASH_AT;
+if (!point) throw new Error('CRASH_AT is required');
+const config = loadConfig();
+const orm = await connectOrm(config);
+const crash = () => {
+  process.kill(process.pid, 'SIGKILL');
+};
+const worker = await startWorker(
+  { config, orm, logger: createLogger({ level: 'silent' }) },
+  { concurrency: 1, probe: (at) => (at === point ? crash() : undefined) },
+);
+if (point === 'after-complete') worker.queue(EMAIL_QUEUE).on('completed', crash);
+console.log('ready');

@@ -10,6 +10,7 @@ import { jsonBody } from './http/body.js';
 import { Cookies } from './http/cookies.js';
 import { databaseOutages } from './http/database-outage.js';
 import { errorHandler } from './http/error-handler.js';
+import { requestMetrics, routeTemplateOf } from './http/metrics.js';
 import { failedLoginLimit, perIpRateLimits } from './http/rate-limit.js';
 import { requestContext } from './http/request-context.js';
 import { loginAccountOf, mountRoutes, rateLimitClassOf } from './http/routes.js';
@@ -18,6 +19,7 @@ import { actorOf, type AppContext, type AppState } from './http/state.js';
 import { requestTimeout } from './http/timeout.js';
 import { queueCounter } from './jobs/queue.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { Maintenance } from './modules/admin/maintenance.js';
 import type { OidcTestOnlyOptions } from './modules/auth/oidc.js';
 import { oidcRouter } from './modules/auth/oidc.routes.js';
@@ -45,6 +47,11 @@ export interface AppDeps {
   oidcTestOnly?: OidcTestOnlyOptions;
   /** How a database outage is answered and reported. @default see DatabaseOutageOptions */
   databaseOutage?: DatabaseOutageOptions;
+  /**
+   * The process's Prometheus registry, where the request metrics count (served on METRICS_PORT
+   * by server.ts). @default a registry of this app's own
+   */
+  metrics?: Metrics;
 }
 
 function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
@@ -118,6 +125,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   let document: object | undefined;
 
+  // Outermost, so every answer is counted with its final status, whoever decided it.
+  app.use(requestMetrics(deps.metrics ?? createMetrics(), routeTemplateOf(api)));
   app.use(requestContext(logger));
   app.use(errorHandler());
   app.use(databaseOutages(new DatabaseOutages(orm, logger, deps.databaseOutage)));

@@ -11,6 +11,7 @@ import { createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
 import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
+import { dbPoolMetrics } from './db/pool-metrics.js';
 import { replicaList } from './db/replicas.js';
 import {
   exitNoLaterThan,
@@ -19,6 +20,7 @@ import {
   runMain,
   settlesWithin,
 } from './main-util.js';
+import { collectProcessMetrics, createMetrics, listeningPort, serveMetrics } from './metrics.js';
 import type { Lifecycle } from './modules/health/health.routes.js';
 import { connectRedis, createRedis } from './redis.js';
 
@@ -70,8 +72,21 @@ await runMain('service', async (logger) => {
   // Found and logged; the read path does not route to replicas yet (issue 10, routing).
   const replicas = replicaList(config, logger);
 
+  const metrics = createMetrics();
+  collectProcessMetrics(metrics);
+  await dbPoolMetrics(metrics, orm);
+  const metricsServer = await serveMetrics(
+    metrics,
+    { port: config.METRICS_PORT, host: config.HOST },
+    logger,
+  );
+  logger.info(
+    { metricsPort: listeningPort(metricsServer) },
+    `metrics on http://${config.HOST}:${listeningPort(metricsServer)}/metrics`,
+  );
+
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config, orm, redis, logger, lifecycle });
+  const app = createApp({ config, orm, redis, logger, lifecycle, metrics });
   const server = createServer(app.callback());
   // Longer than the load balancer's idle timeout (60 s) so it never reuses a closed connection;
   // then headers, then the whole request, each bounded a little later (docs/security.md, "Slow
@@ -117,6 +132,8 @@ await runMain('service', async (logger) => {
     // Cut what is left: after a clean drain, only sockets still sending headers (no request the
     // app has seen; a load balancer never does that); after the timeout, the abandoned requests.
     server.closeAllConnections();
+    metricsServer.close();
+    metricsServer.closeAllConnections();
     const pooled =
       served &&
       (await settlesWithin(Promise.allSettled([orm.close(), redis.quit()]), deadline - Date.now()));

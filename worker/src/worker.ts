@@ -10,7 +10,9 @@ import type { Logger } from '../../service/src/logger.js';
 import { settlesWithin } from '../../service/src/main-util.js';
 import { backlog } from './backlog.js';
 import { FinalJobError } from './errors.js';
+import type { Metrics } from '../../service/src/metrics.js';
 import type { MetricsSink } from './metrics.js';
+import { queueMetrics } from './queue-metrics.js';
 import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
 
 export interface WorkerDeps {
@@ -26,6 +28,8 @@ export interface WorkerOptions {
   backlogIntervalMs?: number;
   /** Where QueueBacklog/FailedJobs go each interval (CloudWatch in AWS). @default log only */
   metrics?: MetricsSink;
+  /** The process's Prometheus registry: queue depth, job wait, duration, failures. @default none */
+  registry?: Metrics;
   /**
    * How often the repeatable jobs are checked and re-added if Redis lost them (they are also
    * checked on every reconnection).
@@ -81,10 +85,13 @@ export async function startWorker(
     { queue: maintenance, name: PRUNE_UNUSED_TAGS, cron: PRUNE_UNUSED_TAGS_CRON },
   ];
 
+  const isFinal = (job: Job, err: Error) =>
+    err instanceof FinalJobError || job.attemptsMade >= (job.opts.attempts ?? 1);
+  if (options.registry) queueMetrics(options.registry, queues, isFinal);
   let failedSincePublish = 0;
   for (const queue of queues) {
     queue.on('failed', (job: Job, err: Error) => {
-      const final = err instanceof FinalJobError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      const final = isFinal(job, err);
       if (final) failedSincePublish += 1;
       logger.warn(
         { queue: queue.name, job: job.name, jobId: job.id, attempt: job.attemptsMade, final },

@@ -23,7 +23,7 @@ const LAYERS = [
   { category: 'schema', pattern: 'service/src/modules/**/*.schemas.ts' },
   // Feature services and the domain parts they are built from (abilities, sessions, tokens…).
   { category: 'service', pattern: 'service/src/modules/**' },
-  // Job contracts (queue names, payload schemas) and the queue client.
+  // Job contracts (queue names, payload schemas), the outbox writer and the queue client.
   { category: 'jobs', pattern: 'service/src/jobs/**' },
   // Infrastructure every process shares: config, logging, errors, database, Redis, limits.
   { category: 'infra', pattern: 'service/src/**' },
@@ -36,7 +36,8 @@ const MAY_IMPORT = {
   service: ['service', 'schema', 'entity', 'jobs', 'infra'],
   schema: ['schema', 'entity'],
   entity: ['entity'],
-  jobs: ['jobs', 'infra'],
+  // The outbox writer creates outbox rows (an entity) in the caller's unit of work.
+  jobs: ['jobs', 'entity', 'infra'],
   infra: ['infra', 'entity'],
   // The worker runs jobs with the service's contracts, entities and domain services, on the
   // same process infrastructure; never through the HTTP layer.

@@ -350,11 +350,6 @@ describe('per-environment differences', () => {
 const NOT_READ_YET: Record<string, string> = {
   REDIS_CACHE_URL: 'issue 9 (caching): the cache client connects to the cache Redis',
   S3_BUCKET: 'issues 12/13 (jobs): exports and avatar uploads',
-  SMTP_HOST: 'issues 12/13 (jobs): notification e-mail',
-  SMTP_PORT: 'issues 12/13 (jobs): notification e-mail',
-  SMTP_FROM: 'issues 12/13 (jobs): notification e-mail',
-  SMTP_USER: 'issues 12/13 (jobs): notification e-mail',
-  SMTP_PASSWORD: 'issues 12/13 (jobs): notification e-mail',
 };
 
 type ContainerDef = {

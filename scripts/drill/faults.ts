@@ -10,7 +10,7 @@ import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from '../../service/src/config.js
 import { ensureDatabase } from '../../service/src/db/admin.js';
 import { connectOrm } from '../../service/src/db/orm.js';
 import { createQueue } from '../../service/src/jobs/queue.js';
-import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/queues.js';
+import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/contracts.js';
 import { createLogger } from '../../service/src/logger.js';
 import { holdTableLock } from '../../service/test/support/locks.js';
 import { startPrivateStore } from '../../service/test/support/stores.js';
@@ -370,7 +370,7 @@ const workerKill: Drill = {
       const lock = await holdTableLock(orm, 'lock table tags in share mode');
       const first = await startApp('worker', 'dist/worker/src/main.js', env, 'worker ready');
       const jobs = await Promise.all(
-        Array.from({ length: 4 }, () => queue.add(PRUNE_UNUSED_TAGS, {})),
+        Array.from({ length: 4 }, () => queue.add(PRUNE_UNUSED_TAGS.name, {})),
       );
       while ((await queue.getActiveCount()) < 4) await sleep(50);
       await first.stop('SIGKILL');

@@ -17,7 +17,7 @@ import { loginAccountOf, mountRoutes, rateLimitClassOf } from './http/routes.js'
 import { securityHeaders } from './http/security-headers.js';
 import { actorOf, type AppContext, type AppState } from './http/state.js';
 import { requestTimeout } from './http/timeout.js';
-import { queueCounter } from './jobs/queue.js';
+import { queueOperations } from './jobs/queue.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Maintenance } from './modules/admin/maintenance.js';
@@ -84,7 +84,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     tokens,
     sessions,
     maintenance,
-    queueCounts: queueCounter(guard, config, logger),
+    queues: queueOperations(guard, config, logger),
   });
   const requestServices = (ctx: AppContext) => services(ctx.state.em, actorOf(ctx));
   const cookies = new Cookies(config);

@@ -216,6 +216,34 @@ const configFields = z.object({
   WORKER_CONCURRENCY: int(1, 100).default(4),
   /** How long a worker's SIGTERM waits for active jobs; below the ECS stop timeout (120 s). */
   WORKER_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(110_000),
+  /**
+   * How long a worker holds a job's lock (renewed every third of it); a crashed worker's job runs
+   * again elsewhere after about twice this. See queueSettings() in service/src/jobs/contracts.ts.
+   */
+  JOB_LOCK_DURATION_MS: int(500, 600_000).default(15_000),
+  /** How often an idle outbox relay looks for new rows (a full batch is followed at once). */
+  OUTBOX_POLL_MS: int(10, 60_000).default(200),
+  /** Outbox rows one relay claims and hands to Bull per transaction. */
+  OUTBOX_BATCH_SIZE: int(1, 10_000).default(500),
+  /** Sent outbox rows (and email delivery records) older than this are purged daily. */
+  OUTBOX_RETENTION_DAYS: int(1, 3650).default(7),
+  /** Audit-log entries older than this are purged daily. */
+  AUDIT_LOG_RETENTION_DAYS: int(1, 36_500).default(365),
+  /** Trending tags count the articles of this many recent days (and their favorites). */
+  TRENDING_WINDOW_DAYS: int(1, 3650).default(14),
+  /** SMTP server for email (SES's SMTP interface in AWS). Unset: emails are rendered and logged, not sent. */
+  SMTP_HOST: z.string().min(1).optional(),
+  /** SMTP port: 465 is TLS from the start, others upgrade with STARTTLS. @default 587 */
+  SMTP_PORT: int(1, 65535).optional(),
+  SMTP_USER: z.string().min(1).optional(),
+  SMTP_PASSWORD: z.string().min(1).optional(),
+  /** Sender address (`Plinth <no-reply@example.com>` or a bare address); its domain names Message-IDs. */
+  SMTP_FROM: z
+    .string()
+    .regex(/@[A-Za-z0-9.-]+>?$/, 'must be an email address, e.g. Plinth <no-reply@example.com>')
+    .default('Plinth <no-reply@plinth.local>'),
+  /** Emails sent per second at most, across all workers (SES's sending rate). */
+  EMAIL_RATE_PER_SECOND: int(1, 10_000).default(10),
   ARGON2_MEMORY_KIB: int(1024, 1024 * 1024).default(19_456),
   ARGON2_TIME_COST: int(1, 10).default(2),
   ARGON2_PARALLELISM: int(1, 16).default(1),
@@ -254,6 +282,7 @@ const SECRET_KEYS = new Set([
   'DATABASE_PASSWORD',
   'REDIS_AUTH_TOKEN',
   'OIDC_PROVIDERS',
+  'SMTP_PASSWORD',
 ]);
 
 const HINTS: Partial<Record<keyof Config, string>> = {

@@ -88,11 +88,10 @@ await runMain('worker', async (logger) => {
       `metrics on http://${config.HOST}:${listeningPort(metricsServer)}/metrics`,
     );
     worker = await startWorker(
-      { config, orm, logger },
+      { config, orm, logger, metrics: registry },
       {
         concurrency: config.WORKER_CONCURRENCY,
         signal: startup.signal,
-        registry,
         ...(config.CLOUDWATCH_METRICS ? { metrics: cloudWatchSink(config.APP_ENV) } : {}),
       },
     );

@@ -8,6 +8,8 @@ export interface WorkerMetrics {
   queueBacklog: number;
   /** Jobs that failed for good since the previous publish (a count). */
   failedJobs: number;
+  /** Waiting jobs per queue: `QueueBacklog` again with a `Queue` dimension. @default none */
+  queueBacklogByQueue?: Record<string, number>;
 }
 
 /** Where the worker's metrics go; the AWS API is the one edge tests replace. */
@@ -15,7 +17,11 @@ export interface MetricsSink {
   publish(metrics: WorkerMetrics): Promise<void>;
 }
 
-/** The PutMetricData input for one publish: `Plinth/QueueBacklog` and `Plinth/FailedJobs`. */
+/**
+ * The PutMetricData input for one publish: `Plinth/QueueBacklog` and `Plinth/FailedJobs` with the
+ * `Environment` dimension (what scaling and alarms read), then `QueueBacklog` per queue with
+ * `Environment` and `Queue` (CloudWatch keeps each dimension set as its own series).
+ */
 export function putMetricDataInput(metrics: WorkerMetrics, environment: string, at = new Date()) {
   const dimensions = [{ Name: 'Environment', Value: environment }];
   return {
@@ -35,6 +41,13 @@ export function putMetricDataInput(metrics: WorkerMetrics, environment: string, 
         Dimensions: dimensions,
         Timestamp: at,
       },
+      ...Object.entries(metrics.queueBacklogByQueue ?? {}).map(([queue, value]) => ({
+        MetricName: 'QueueBacklog',
+        Value: value,
+        Unit: 'Count' as const,
+        Dimensions: [...dimensions, { Name: 'Queue', Value: queue }],
+        Timestamp: at,
+      })),
     ],
   };
 }

@@ -1,35 +1,79 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../../service/src/config.js';
-import { createQueue, type Job, type Queue } from '../../service/src/jobs/queue.js';
 import {
-  MAINTENANCE_QUEUE,
+  COMMENT_EMAIL,
+  JOBS,
   PRUNE_UNUSED_TAGS,
-  PRUNE_UNUSED_TAGS_CRON,
-} from '../../service/src/jobs/queues.js';
+  PURGE_AUDIT_LOG,
+  PURGE_OUTBOX,
+  QUEUE_NAMES,
+  QUEUES,
+  RECOMPUTE_TRENDING_TAGS,
+  REPEATABLE_JOBS,
+  WELCOME_EMAIL,
+  type JobData,
+  type JobName,
+} from '../../service/src/jobs/contracts.js';
+import {
+  checkNoEviction,
+  createQueue,
+  type Job,
+  type Queue,
+} from '../../service/src/jobs/queue.js';
 import type { Logger } from '../../service/src/logger.js';
 import { settlesWithin } from '../../service/src/main-util.js';
-import { backlog } from './backlog.js';
-import { FinalJobError } from './errors.js';
-import type { Metrics } from '../../service/src/metrics.js';
-import type { MetricsSink } from './metrics.js';
+import { createMetrics, type Metrics } from '../../service/src/metrics.js';
+import { backlogByQueue } from './backlog.js';
+import { createMailer, type Mailer } from './email/mailer.js';
+import { FinalJobError, failFinally } from './errors.js';
 import { queueMetrics } from './queue-metrics.js';
+import type { MetricsSink } from './metrics.js';
+import { commentEmailProcessor, welcomeEmailProcessor } from './processors/email.js';
+import {
+  purgeAuditLogProcessor,
+  purgeOutboxProcessor,
+  recomputeTrendingTagsProcessor,
+} from './processors/maintenance.js';
 import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
+import type { Probe, Processor, ProcessorDeps } from './processors/types.js';
+import { startRelay, type Relay } from './relay.js';
 
 export interface WorkerDeps {
   config: Config;
   orm: MikroORM;
   logger: Logger;
+  /** The process's metrics registry (queue counters, processing time). @default a new one */
+  metrics?: Metrics;
+  /** How email leaves. @default nodemailer over SMTP_* (createMailer) */
+  mailer?: Mailer;
+}
+
+/** The processor of every job type, built once per worker. */
+function processors(deps: ProcessorDeps): Record<JobName, Processor> {
+  return {
+    [PRUNE_UNUSED_TAGS.name]: pruneUnusedTagsProcessor(deps),
+    [PURGE_OUTBOX.name]: purgeOutboxProcessor(deps),
+    [PURGE_AUDIT_LOG.name]: purgeAuditLogProcessor(deps),
+    [RECOMPUTE_TRENDING_TAGS.name]: recomputeTrendingTagsProcessor(deps),
+    [WELCOME_EMAIL.name]: welcomeEmailProcessor(deps),
+    [COMMENT_EMAIL.name]: commentEmailProcessor(deps),
+  };
 }
 
 export interface WorkerOptions {
-  /** Jobs run at once per queue. */
+  /** Jobs run at once per queue, unless the queue's contract fixes its own. */
   concurrency: number;
+  /**
+   * Run the outbox relay in this worker (several relays are safe: they claim disjoint rows).
+   * @default true
+   */
+  relay?: boolean;
+  /** Test hook at named points of a job (see Probe). @default none */
+  probe?: Probe;
   /** How often the backlog is logged as `{ queueBacklog }` (and published). @default 60000 */
   backlogIntervalMs?: number;
   /** Where QueueBacklog/FailedJobs go each interval (CloudWatch in AWS). @default log only */
   metrics?: MetricsSink;
-  /** The process's Prometheus registry: queue depth, job wait, duration, failures. @default none */
-  registry?: Metrics;
   /**
    * How often the repeatable jobs are checked and re-added if Redis lost them (they are also
    * checked on every reconnection).
@@ -51,9 +95,15 @@ interface Schedule {
   cron: string;
 }
 
+const EMPTY_JOB: JobData = { payload: {}, meta: {} };
+
 export interface RunningWorker {
-  /** Every queue this worker consumes, by name. */
+  /** Every queue this worker consumes, in QUEUE_NAMES order. */
   queues: Queue[];
+  /** The queue of each name. */
+  queue(name: string): Queue;
+  /** Its metrics registry. */
+  metrics: Metrics;
   /**
    * Stops taking jobs and waits for active ones, at most `timeoutMs`. Resolves true when every
    * active job finished; false when time ran out (those jobs stall and run again elsewhere).
@@ -79,20 +129,26 @@ export async function startWorker(
   options: WorkerOptions,
 ): Promise<RunningWorker> {
   const { config, logger } = deps;
-  const maintenance = createQueue(MAINTENANCE_QUEUE, config, logger);
-  const queues = [maintenance];
-  const schedules: Schedule[] = [
-    { queue: maintenance, name: PRUNE_UNUSED_TAGS, cron: PRUNE_UNUSED_TAGS_CRON },
-  ];
+  const registry = deps.metrics ?? createMetrics();
+  const mailer = deps.mailer ?? createMailer(config, logger);
+  const byName = new Map<string, Queue>(
+    QUEUE_NAMES.map((name) => [name, createQueue(name, config, logger)]),
+  );
+  const queues = [...byName.values()];
+  const schedules: Schedule[] = REPEATABLE_JOBS.map(({ contract, cron }) => ({
+    queue: byName.get(contract.queue)!,
+    name: contract.name,
+    cron,
+  }));
+  const counters = queueMetrics(registry);
+  const run = processors({ ...deps, mailer, ...(options.probe ? { probe: options.probe } : {}) });
 
-  const isFinal = (job: Job, err: Error) =>
-    err instanceof FinalJobError || job.attemptsMade >= (job.opts.attempts ?? 1);
-  if (options.registry) queueMetrics(options.registry, queues, isFinal);
   let failedSincePublish = 0;
   for (const queue of queues) {
     queue.on('failed', (job: Job, err: Error) => {
-      const final = isFinal(job, err);
+      const final = err instanceof FinalJobError || job.attemptsMade >= (job.opts.attempts ?? 1);
       if (final) failedSincePublish += 1;
+      counters.failed(queue.name, job.name, final);
       logger.warn(
         { queue: queue.name, job: job.name, jobId: job.id, attempt: job.attemptsMade, final },
         `job failed${final ? ' for good' : ', will retry'}: ${err.message}`,
@@ -100,6 +156,8 @@ export async function startWorker(
     });
     // A job whose worker died (SIGKILL, lost connection) is moved back to waiting once its lock
     // expires; say so, or a crash looks like a job that merely ran late.
+    queue.on('completed', (job: Job) => counters.completed(queue.name, job));
+    queue.on('active', (job: Job) => counters.started(queue.name, job));
     queue.on('stalled', (job: Job) => {
       logger.warn(
         { queue: queue.name, job: job.name, jobId: job.id },
@@ -119,7 +177,7 @@ export async function startWorker(
         (job) => job.name === name && job.cron === cron,
       );
       if (present) continue;
-      await queue.add(name, {}, { repeat: { cron } });
+      await queue.add(name, EMPTY_JOB, { repeat: { cron } });
       if (started) {
         logger.warn(
           { queue: queue.name, job: name, cron },
@@ -145,28 +203,63 @@ export async function startWorker(
   }
   started = true;
   // Every reconnection of the command connection may follow a Redis that lost its data.
-  for (const { queue } of schedules) queue.client.on('ready', reassertSchedules);
+  const scheduled = [...new Set(schedules.map((s) => s.queue))];
+  for (const queue of scheduled) queue.client.on('ready', reassertSchedules);
   const scheduleTimer = setInterval(reassertSchedules, options.scheduleCheckIntervalMs ?? 60_000);
   scheduleTimer.unref();
 
-  // process() settles only when the queue stops; a close racing its start-up rejects it with
-  // "Connection is closed", which is expected then and must not become an unhandled rejection.
-  maintenance
-    .process(PRUNE_UNUSED_TAGS, options.concurrency, pruneUnusedTagsProcessor(deps))
-    .catch((err: Error) => {
-      if (!closing) logger.error({ err: err.message }, 'queue processing stopped unexpectedly');
-    });
-  // Bull's process() fires CLIENT SETNAME on the blocking connection without awaiting it; a close
-  // soon after start aborts that command as an unhandled rejection. Naming it again and awaiting
-  // means both have completed (same connection, in order) before this worker can be closed.
-  await maintenance.setWorkerName();
+  // One process('*') per queue: Bull adds up the concurrency of named processors, so one per job
+  // type would multiply the queue's concurrency. The job's name picks its processor.
+  for (const queue of queues) {
+    const contract = QUEUES[queue.name as keyof typeof QUEUES];
+    const concurrency = contract.concurrency ?? options.concurrency;
+    // process() settles only when the queue stops; a close racing its start-up rejects it with
+    // "Connection is closed", which is expected then and must not become an unhandled rejection.
+    queue
+      .process('*', concurrency, async (job: Job) => {
+        const processor = run[job.name as JobName];
+        if (!processor || JOBS[job.name as JobName]?.queue !== queue.name) {
+          throw failFinally(job, `no processor for job ${job.name} on queue ${queue.name}`);
+        }
+        const stop = counters.timer(queue.name, job.name);
+        try {
+          return await processor(job);
+        } finally {
+          stop();
+        }
+      })
+      .catch((err: Error) => {
+        if (!closing) logger.error({ err: err.message }, 'queue processing stopped unexpectedly');
+      });
+    // Bull's process() fires CLIENT SETNAME on the blocking connection without awaiting it; a
+    // close soon after start aborts that command as an unhandled rejection. Naming it again and
+    // awaiting means both have completed (same connection, in order) before it can be closed.
+    await queue.setWorkerName();
+  }
+
+  const problem = await checkNoEviction(queues[0]!.client);
+  if (problem) logger[problem.level]({ policy: problem.policy }, problem.message);
+
+  const relay: Relay | undefined =
+    options.relay === false
+      ? undefined
+      : startRelay(
+          { orm: deps.orm, logger, queues: byName },
+          {
+            batchSize: config.OUTBOX_BATCH_SIZE,
+            pollMs: config.OUTBOX_POLL_MS,
+            onRelayed: (n) => counters.relayed(n),
+          },
+        );
 
   const report = async () => {
-    const queueBacklog = await backlog(queues);
-    logger.info({ queueBacklog }, 'queue backlog');
+    const byQueue = await backlogByQueue(queues);
+    await counters.refreshCounts(queues);
+    const queueBacklog = Object.values(byQueue).reduce((sum, n) => sum + n, 0);
+    logger.info({ queueBacklog, byQueue }, 'queue backlog');
     if (!options.metrics) return;
     const failedJobs = failedSincePublish;
-    await options.metrics.publish({ queueBacklog, failedJobs });
+    await options.metrics.publish({ queueBacklog, failedJobs, queueBacklogByQueue: byQueue });
     // Only what was published is taken off: failures during the publish count next time.
     failedSincePublish -= failedJobs;
   };
@@ -179,12 +272,25 @@ export async function startWorker(
 
   return {
     queues,
+    queue: (name) => {
+      const queue = byName.get(name);
+      if (!queue) throw new Error(`no queue ${name}`);
+      return queue;
+    },
+    metrics: registry,
     async close(timeoutMs) {
       closing = true;
       clearInterval(timer);
       clearInterval(scheduleTimer);
-      for (const { queue } of schedules) queue.client.off('ready', reassertSchedules);
-      return settlesWithin(Promise.all(queues.map((q) => q.close())), timeoutMs);
+      for (const queue of scheduled) queue.client.off('ready', reassertSchedules);
+      // The relay first (its batch commits or rolls back whole), then the queues: Bull's close
+      // waits for active jobs; unfinished ones go back to the queue when their lock expires.
+      const closed = (async () => {
+        await relay?.stop();
+        await Promise.all(queues.map((q) => q.close()));
+        if (!deps.mailer) mailer.close();
+      })();
+      return settlesWithin(closed, timeoutMs);
     },
   };
 }

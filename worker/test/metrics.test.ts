@@ -3,7 +3,7 @@ import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig, type Config } from '../../service/src/config.js';
 import { connectOrm } from '../../service/src/db/orm.js';
-import { PRUNE_UNUSED_TAGS } from '../../service/src/jobs/queues.js';
+import { PRUNE_UNUSED_TAGS } from '../../service/src/jobs/contracts.js';
 import { createTestDatabase, type TestDatabase } from '../../service/test/support/database.js';
 import { testEnv } from '../../service/test/support/env.js';
 import { cloudWatchSink, type WorkerMetrics } from '../src/metrics.js';
@@ -39,7 +39,7 @@ describe('worker metrics', () => {
     );
     try {
       const [queue] = worker.queues;
-      const job = await queue!.add(PRUNE_UNUSED_TAGS, { bad: 'payload' });
+      const job = await queue!.add(PRUNE_UNUSED_TAGS.name, { bad: 'payload' });
       await jobEvent(queue!, 'failed', job.id);
       const deadline = Date.now() + 5_000;
       while (!published.some((m) => m.failedJobs === 1) && Date.now() < deadline) {

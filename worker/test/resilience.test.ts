@@ -7,7 +7,7 @@ import {
   MAINTENANCE_QUEUE,
   PRUNE_UNUSED_TAGS,
   PRUNE_UNUSED_TAGS_CRON,
-} from '../../service/src/jobs/queues.js';
+} from '../../service/src/jobs/contracts.js';
 import { createTestDatabase, type TestDatabase } from '../../service/test/support/database.js';
 import { testEnv } from '../../service/test/support/env.js';
 import { memoryLogger } from '../../service/test/support/logs.js';
@@ -44,7 +44,7 @@ afterAll(async () => {
 
 const scheduled = async () =>
   (await observer.getRepeatableJobs()).some(
-    (job) => job.name === PRUNE_UNUSED_TAGS && job.cron === PRUNE_UNUSED_TAGS_CRON,
+    (job) => job.name === PRUNE_UNUSED_TAGS.name && job.cron === PRUNE_UNUSED_TAGS_CRON,
   );
 
 describe('repeatable jobs', () => {
@@ -56,7 +56,9 @@ describe('repeatable jobs', () => {
     );
     try {
       expect(await scheduled()).toBe(true);
-      const [job] = await observer.getRepeatableJobs();
+      const job = (await observer.getRepeatableJobs()).find(
+        (j) => j.name === PRUNE_UNUSED_TAGS.name,
+      );
       await observer.removeRepeatableByKey(job!.key);
       expect(await scheduled()).toBe(false);
       await until(scheduled);
@@ -84,7 +86,7 @@ describe('repeatable jobs', () => {
       ),
     ).toBe(true);
 
-    const job = await observer.add(PRUNE_UNUSED_TAGS, {});
+    const job = await observer.add(PRUNE_UNUSED_TAGS.name, {});
     await until(async () => (await job.getState()) === 'completed');
   }, 60_000);
 });

@@ -5,7 +5,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS, type Config } from '../../service/src/config.js';
 import { connectOrm } from '../../service/src/db/orm.js';
 import { createQueue, type Queue } from '../../service/src/jobs/queue.js';
-import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/queues.js';
+import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/contracts.js';
 import { Tag } from '../../service/src/modules/tags/tag.entity.js';
 import { createTestDatabase, type TestDatabase } from '../../service/test/support/database.js';
 import { testEnv } from '../../service/test/support/env.js';
@@ -84,7 +84,7 @@ async function workerWithActiveJob(overrides: Record<string, string> = {}) {
   subscribed ??= new Promise((resolve) => queue.once('registered:global:active', resolve));
   const active = new Promise<void>((resolve) => queue.once('global:active', () => resolve()));
   await subscribed;
-  const job = await queue.add(PRUNE_UNUSED_TAGS, {});
+  const job = await queue.add(PRUNE_UNUSED_TAGS.name, {});
   await active;
   return { worker, job };
 }

@@ -7,7 +7,8 @@ import {
   MAINTENANCE_QUEUE,
   PRUNE_UNUSED_TAGS,
   PRUNE_UNUSED_TAGS_CRON,
-} from '../../service/src/jobs/queues.js';
+  REPEATABLE_JOBS,
+} from '../../service/src/jobs/contracts.js';
 import { Tag } from '../../service/src/modules/tags/tag.entity.js';
 import { createTestDatabase, type TestDatabase } from '../../service/test/support/database.js';
 import { testEnv } from '../../service/test/support/env.js';
@@ -38,7 +39,7 @@ describe('worker', () => {
   it('when a prune-unused-tags job is enqueued, then the worker runs it and unused tags are gone', async () => {
     await orm.em.fork().insertMany(Tag, [{ name: 'orphan-1' }, { name: 'orphan-2' }]);
     const [queue] = worker.queues;
-    const job = await queue!.add(PRUNE_UNUSED_TAGS, {});
+    const job = await queue!.add(PRUNE_UNUSED_TAGS.name, {});
     const { result } = await jobEvent(queue!, 'completed', job.id);
     expect(result).toEqual({ deleted: 2 });
     expect(await orm.em.fork().count(Tag, {})).toBe(0);
@@ -46,7 +47,7 @@ describe('worker', () => {
 
   it('when a job has a bad payload, then it fails for good on the first attempt', async () => {
     const [queue] = worker.queues;
-    const job = await queue!.add(PRUNE_UNUSED_TAGS, { olderThanDays: 'seven' });
+    const job = await queue!.add(PRUNE_UNUSED_TAGS.name, { olderThanDays: 'seven' });
     const { job: failed } = await jobEvent(queue!, 'failed', job.id);
     expect(failed.opts.attempts).toBeGreaterThan(1);
     expect(failed.attemptsMade).toBe(1);
@@ -65,7 +66,7 @@ describe('worker', () => {
     );
     try {
       const [queue] = broken.queues;
-      const job = await queue!.add(PRUNE_UNUSED_TAGS, {});
+      const job = await queue!.add(PRUNE_UNUSED_TAGS.name, {});
       const { job: failed } = await jobEvent(queue!, 'failed', job.id);
       expect(failed.failedReason).toMatch(/relation "tags" does not exist/);
       expect(failed.attemptsMade).toBe(1);
@@ -78,13 +79,17 @@ describe('worker', () => {
     }
   });
 
-  it('when several workers start, then the hourly prune is scheduled exactly once', async () => {
+  it('when several workers start, then every repeatable job is scheduled exactly once', async () => {
     const second = await startWorker({ config, orm, logger: silentLogger() }, { concurrency: 1 });
     try {
       const repeatable = await worker.queues[0]!.getRepeatableJobs();
-      expect(repeatable).toEqual([
-        expect.objectContaining({ name: PRUNE_UNUSED_TAGS, cron: PRUNE_UNUSED_TAGS_CRON }),
-      ]);
+      expect(repeatable.map((job) => `${job.name} ${job.cron}`).sort()).toEqual(
+        REPEATABLE_JOBS.map(({ contract, cron }) => `${contract.name} ${cron}`).sort(),
+      );
+      expect(REPEATABLE_JOBS).toContainEqual({
+        contract: PRUNE_UNUSED_TAGS,
+        cron: PRUNE_UNUSED_TAGS_CRON,
+      });
     } finally {
       await second.close(5_000);
     }
@@ -102,9 +107,9 @@ describe('backlog', () => {
     );
     try {
       expect(await backlog([queue])).toBe(0);
-      await queue.add(PRUNE_UNUSED_TAGS, {});
-      await queue.add(PRUNE_UNUSED_TAGS, {});
-      await queue.add(PRUNE_UNUSED_TAGS, {}, { delay: 60_000 });
+      await queue.add(PRUNE_UNUSED_TAGS.name, {});
+      await queue.add(PRUNE_UNUSED_TAGS.name, {});
+      await queue.add(PRUNE_UNUSED_TAGS.name, {}, { delay: 60_000 });
       expect(await backlog([queue])).toBe(2);
     } finally {
       await queue.close();

@@ -2,6 +2,8 @@ import { AuditLog } from '../modules/admin/audit-log.entity.js';
 import { Setting } from '../modules/admin/setting.entity.js';
 import { Article, ArticleTag, Favorite } from '../modules/articles/article.entity.js';
 import { Comment } from '../modules/comments/comment.entity.js';
+import { EmailDelivery } from '../modules/email/email-delivery.entity.js';
+import { Outbox } from '../modules/outbox/outbox.entity.js';
 import { Follow } from '../modules/profiles/follow.entity.js';
 import { Tag } from '../modules/tags/tag.entity.js';
 import { User } from '../modules/users/user.entity.js';
@@ -17,4 +19,6 @@ export const entities = [
   Comment,
   AuditLog,
   Setting,
+  Outbox,
+  EmailDelivery,
 ];

@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UnauthorizedError } from '../errors.js';
+import type { JobRequest } from '../jobs/contracts.js';
+import { enqueue } from '../jobs/outbox.js';
 import { recordAudit, type AuditEntry } from './admin/audit.js';
 import { authorize, type AppAbility } from './auth/abilities.js';
 import type { Actor } from './auth/actor.js';
@@ -40,6 +42,14 @@ export abstract class FeatureService<Deps extends object = object> {
   /** Records a privileged action by the actor, committed with `em`'s transaction. */
   protected audit(em: EntityManager, entry: AuditEntry): void {
     recordAudit(em, this.actor, entry);
+  }
+
+  /**
+   * Enqueues a job through the outbox, committed with `em`'s transaction (or next flush); the
+   * request id travels with it in the job's meta.
+   */
+  protected enqueue(em: EntityManager, request: JobRequest): void {
+    enqueue(em, request, this.actor.requestId ? { requestId: this.actor.requestId } : {});
   }
 }
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { QueueCounts } from '../jobs/queue.js';
+import type { QueueOperations } from '../jobs/queue.js';
 import { AdminService } from './admin/admin.service.js';
 import type { Maintenance } from './admin/maintenance.js';
 import { ArticlesService } from './articles/articles.service.js';
@@ -21,8 +21,8 @@ export interface ServicesDeps {
   /** The session store. */
   sessions: Sessions;
   maintenance: Maintenance;
-  /** Job counts of every queue. */
-  queueCounts: () => Promise<QueueCounts[]>;
+  /** Job counts, dead letters and re-queueing (admin API). */
+  queues: QueueOperations;
 }
 
 /** Every feature service, for one unit of work and one actor. */
@@ -54,7 +54,7 @@ export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
     admin: serviceFactory(AdminService, {
       sessions,
       maintenance: deps.maintenance,
-      queueCounts: deps.queueCounts,
+      queues: deps.queues,
     }),
     articles,
     comments: serviceFactory(CommentsService, { articles }),

@@ -13,6 +13,9 @@ import {
 } from '../support/contract.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { report } from '../support/report.js';
+import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../src/jobs/contracts.js';
+import { createQueue } from '../../src/jobs/queue.js';
+import { createLogger } from '../../src/logger.js';
 
 /*
  * Coverage by contract: every (operation × documented status) of our published OpenAPI document
@@ -54,7 +57,7 @@ beforeAll(async () => {
     body: { comment: { body: 'First!' } },
   });
   comment = created.body.comment;
-});
+}, 60_000);
 afterAll(() => server.close());
 
 /** A concrete path for `op` that reaches its handler: fixtures fill the path parameters. */
@@ -63,6 +66,7 @@ function pathOf(op: Operation): string {
     slug: article.slug,
     username: bob.username,
     id: String(comment.id),
+    queue: MAINTENANCE_QUEUE,
   };
   return op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (!(name in values)) throw new Error(`no fixture for path parameter ${name} of ${op.path}`);
@@ -311,6 +315,45 @@ describe('admin', () => {
       const back = await api.delete(path, { token: admin.token });
       expect(back.status).toBe(200);
       expect(back.body.user.suspended).toBe(false);
+    },
+  );
+
+  scenario(
+    'when an admin lists dead letters and re-queues one, then 200; an unknown queue or job, 404',
+    async () => {
+      const queue = createQueue(
+        MAINTENANCE_QUEUE,
+        server.config,
+        createLogger({ level: 'silent' }),
+      );
+      try {
+        // A dead letter: one attempt, failed by a processor of the test's own.
+        const failed = new Promise<void>((resolve) => queue.once('failed', () => resolve()));
+        void queue.process(PRUNE_UNUSED_TAGS.name, 1, async () => {
+          throw new Error('failed on purpose');
+        });
+        const job = await queue.add(
+          PRUNE_UNUSED_TAGS.name,
+          { payload: {}, meta: {} },
+          { attempts: 1 },
+        );
+        await failed;
+        await queue.pause(true);
+        const list = await api.get('/admin/jobs/failed', { token: admin.token });
+        expect(list.status).toBe(200);
+        expect(list.body.jobs).toContainEqual(
+          expect.objectContaining({ id: String(job.id), failedReason: 'failed on purpose' }),
+        );
+        const unknown = await api.get('/admin/jobs/failed?queue=nope', { token: admin.token });
+        expect(unknown.status).toBe(404);
+        const path = `/admin/jobs/${MAINTENANCE_QUEUE}/${job.id}/retry`;
+        expect((await api.post(path, { token: admin.token })).status).toBe(200);
+        // No longer failed: nothing to re-queue.
+        expect((await api.post(path, { token: admin.token })).status).toBe(404);
+      } finally {
+        await queue.obliterate({ force: true });
+        await queue.close();
+      }
     },
   );
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig, type Config, type ConfigError } from '../../src/config.js';
 import { connectReachableOrm } from '../../src/db/orm.js';
 import { createQueue } from '../../src/jobs/queue.js';
-import { MAINTENANCE_QUEUE } from '../../src/jobs/queues.js';
+import { MAINTENANCE_QUEUE } from '../../src/jobs/contracts.js';
 import { createRedis } from '../../src/redis.js';
 import { testEnv, uniqueName } from '../support/env.js';
 import { memoryLogger } from '../support/logs.js';

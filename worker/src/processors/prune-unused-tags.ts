@@ -1,8 +1,8 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { PRUNE_UNUSED_TAGS } from '../../../service/src/jobs/contracts.js';
 import type { Job } from '../../../service/src/jobs/queue.js';
-import { pruneUnusedTagsPayload } from '../../../service/src/jobs/queues.js';
-import type { Logger } from '../../../service/src/logger.js';
 import { parsePayload } from '../errors.js';
+import type { ProcessorDeps } from './types.js';
 
 /**
  * Deletes tags that no article uses. Idempotent: a second run finds nothing to delete.
@@ -22,9 +22,9 @@ export async function pruneUnusedTags(em: EntityManager): Promise<number> {
 }
 
 /** The Bull processor: validates the (empty) payload, prunes with a job-scoped EntityManager. */
-export function pruneUnusedTagsProcessor(deps: { orm: MikroORM; logger: Logger }) {
+export function pruneUnusedTagsProcessor(deps: ProcessorDeps) {
   return async (job: Job): Promise<{ deleted: number }> => {
-    parsePayload(job, pruneUnusedTagsPayload);
+    parsePayload(job, PRUNE_UNUSED_TAGS);
     const deleted = await pruneUnusedTags(deps.orm.em.fork());
     deps.logger.info({ jobId: job.id, deleted }, `pruned ${deleted} unused tag(s)`);
     return { deleted };

@@ -1,4 +1,5 @@
 import type { Migration } from '@mikro-orm/migrations';
+import { Migration20261130085827_jobs_outbox } from './Migration20261130085827_jobs_outbox.js';
 import { Migration20261125122616_identity_and_access } from './Migration20261125122616_identity_and_access.js';
 import { Migration20261125120505_initial } from './Migration20261125120505_initial.js';
 
@@ -14,4 +15,5 @@ export const migrations: { name: string; class: MigrationClass }[] = [
     name: 'Migration20261125122616_identity_and_access',
     class: Migration20261125122616_identity_and_access,
   },
+  { name: 'Migration20261130085827_jobs_outbox', class: Migration20261130085827_jobs_outbox },
 ];

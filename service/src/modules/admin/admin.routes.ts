@@ -7,6 +7,10 @@ import {
   AuditLogQuery,
   AuditLogResponse,
   ChangeRoleRequest,
+  FailedJobsQuery,
+  FailedJobsResponse,
+  JobParams,
+  RetriedJobResponse,
   ListUsersQuery,
   MaintenanceSchema,
   QueuesResponse,
@@ -106,6 +110,36 @@ export const adminRoutes: RouteDef[] = [
     success: { status: 200, description: 'Queues', schema: QueuesResponse },
     errors: [403],
     handler: async ({ services }) => ({ queues: await services.admin.queues() }),
+  }),
+  route({
+    method: 'get',
+    path: '/admin/jobs/failed',
+    operationId: 'AdminFailedJobs',
+    summary: "Dead letters: a queue's jobs that failed for good, newest first",
+    tag: TAG,
+    auth: 'required',
+    query: FailedJobsQuery,
+    success: { status: 200, description: 'Failed jobs', schema: FailedJobsResponse },
+    errors: [403, 404],
+    handler: async ({ query, services }) => {
+      const page = await services.admin.failedJobs(query);
+      return { jobs: page.items, jobsCount: page.count };
+    },
+  }),
+  route({
+    method: 'post',
+    path: '/admin/jobs/{queue}/{id}/retry',
+    operationId: 'AdminRetryJob',
+    summary: 'Re-queue a failed job (same id and data)',
+    tag: TAG,
+    auth: 'required',
+    params: JobParams,
+    success: { status: 200, description: 'The re-queued job', schema: RetriedJobResponse },
+    errors: [403, 404],
+    freezable: false,
+    handler: async ({ params, services }) => ({
+      job: await services.admin.retryJob(params.queue, params.id),
+    }),
   }),
   route({
     method: 'get',

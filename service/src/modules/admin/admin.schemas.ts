@@ -79,3 +79,40 @@ export const QueuesResponse = z
     ),
   })
   .meta({ id: 'QueuesResponse' });
+
+export const FailedJobsQuery = z.strictObject({
+  queue: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, 'must be a queue name')
+    .optional()
+    .meta({ description: 'Only this queue (email, maintenance); all queues by default' }),
+  ...pagination,
+});
+
+export const JobParams = z.object({
+  queue: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a queue name'),
+  id: z.string().regex(/^[A-Za-z0-9:_-]{1,128}$/, 'must be a job id'),
+});
+
+export const FailedJobSchema = z
+  .object({
+    id: z.string(),
+    queue: z.string(),
+    name: z.string(),
+    payload: z.unknown(),
+    meta: z.record(z.string(), z.string()),
+    failedReason: z.string(),
+    attemptsMade: z.number().int(),
+    attempts: z.number().int(),
+    createdAt: z.string(),
+    failedAt: z.string().nullable(),
+  })
+  .meta({ id: 'FailedJob' });
+
+export const FailedJobsResponse = z
+  .object({ jobs: z.array(FailedJobSchema), jobsCount: z.number().int() })
+  .meta({ id: 'FailedJobsResponse' });
+
+export const RetriedJobResponse = z
+  .object({ job: z.object({ id: z.string(), queue: z.string() }) })
+  .meta({ id: 'RetriedJobResponse' });

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import type { QueueCounts } from '../../jobs/queue.js';
+import type { FailedJob, QueueCounts, QueueOperations } from '../../jobs/queue.js';
 import type { SessionsService } from '../auth/sessions.service.js';
 import { FeatureService, type Page, type ServiceFactory } from '../feature-service.js';
 import { User, type Role } from '../users/user.entity.js';
@@ -12,8 +12,8 @@ export interface AdminDeps {
   /** Suspension revokes the user's sessions and tokens. */
   sessions: ServiceFactory<SessionsService>;
   maintenance: Maintenance;
-  /** Job counts of every queue (503 while Redis cannot answer). */
-  queueCounts: () => Promise<QueueCounts[]>;
+  /** Job counts, dead letters, re-queueing (503 while Redis cannot answer). */
+  queues: QueueOperations;
 }
 
 const toAdminUser = (u: User): AdminUser => ({
@@ -167,7 +167,29 @@ export class AdminService extends FeatureService<AdminDeps> {
   /** Job counts per queue, read from Redis. */
   async queues(): Promise<QueueCounts[]> {
     this.authorizeAdmin();
-    return this.deps.queueCounts();
+    return this.deps.queues.counts();
+  }
+
+  /** Dead letters: a queue's jobs that failed for good, newest first. */
+  async failedJobs(query: {
+    queue?: string | undefined;
+    limit: number;
+    offset: number;
+  }): Promise<Page<FailedJob>> {
+    this.authorizeAdmin();
+    const page = await this.deps.queues.failed(query.queue, query);
+    if (!page) throw new NotFoundError('queue');
+    return page;
+  }
+
+  /** Re-queues a failed job (same id and data, back to waiting); audited. */
+  async retryJob(queue: string, id: string): Promise<{ id: string; queue: string }> {
+    this.authorizeAdmin();
+    if (!(await this.deps.queues.retry(queue, id))) throw new NotFoundError('failed job');
+    await this.em.transactional(async (em) => {
+      this.audit(em, { action: 'job.retry', targetType: 'job', targetId: `${queue}:${id}` });
+    });
+    return { id, queue };
   }
 
   async maintenance(): Promise<{ writeFreeze: boolean }> {

@@ -1,5 +1,6 @@
 import { LockMode } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../../errors.js';
+import { COMMENT_EMAIL, jobRequest } from '../../jobs/contracts.js';
 import { lockArticle, type ArticlesService } from '../articles/articles.service.js';
 import { asComment } from '../auth/abilities.js';
 import { FeatureService, type ServiceFactory } from '../feature-service.js';
@@ -38,7 +39,13 @@ export class CommentsService extends FeatureService<CommentsDeps> {
     const comment = await this.em.transactional(async (em) => {
       // A share lock is enough to keep the article from being deleted under the new comment.
       await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
-      return em.create(Comment, { body, article: article.id, author });
+      const created = em.create(Comment, { body, article: article.id, author });
+      // The author hears of comments by others, through an outbox row committed with the comment.
+      if (article.author.id !== author.id) {
+        await em.flush();
+        this.enqueue(em, jobRequest(COMMENT_EMAIL, { commentId: created.id }));
+      }
+      return created;
     });
     const [dto] = await this.toDtos([comment]);
     return dto!;

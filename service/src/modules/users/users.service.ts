@@ -1,4 +1,5 @@
 import { violatedUniqueConstraint } from '../../db/errors.js';
+import { jobRequest, WELCOME_EMAIL } from '../../jobs/contracts.js';
 import { UnauthorizedError, ValidationError, type ErrorBody } from '../../errors.js';
 import { asAccount } from '../auth/abilities.js';
 import { FeatureService } from '../feature-service.js';
@@ -33,12 +34,20 @@ export class UsersService extends FeatureService<UsersDeps> {
   async register(input: { username: string; email: string; password: string }): Promise<UserDto> {
     this.authorize('create', 'User', 'log out before registering');
     await this.assertAvailable(input);
-    const user = this.em.create(User, {
-      username: input.username,
-      email: input.email,
-      passwordHash: await this.deps.passwords.hash(input.password),
-    });
-    await this.flushMappingConflicts();
+    const passwordHash = await this.deps.passwords.hash(input.password);
+    // The welcome mail is an outbox row committed with the user: both or neither.
+    const user = await this.mappingConflicts(() =>
+      this.em.transactional(async (em) => {
+        const created = em.create(User, {
+          username: input.username,
+          email: input.email,
+          passwordHash,
+        });
+        await em.flush();
+        this.enqueue(em, jobRequest(WELCOME_EMAIL, { userId: created.id }));
+        return created;
+      }),
+    );
     return toUserDto(user, await this.deps.tokens.sign(user.id));
   }
 
@@ -111,8 +120,13 @@ export class UsersService extends FeatureService<UsersDeps> {
 
   /** Flushes; a unique violation from a concurrent writer becomes the same 422 as the pre-check. */
   private async flushMappingConflicts(): Promise<void> {
+    await this.mappingConflicts(() => this.em.flush());
+  }
+
+  /** Runs `work`, mapping a unique violation to the same 422 as the pre-check. */
+  private async mappingConflicts<T>(work: () => Promise<T>): Promise<T> {
     try {
-      await this.em.flush();
+      return await work();
     } catch (err) {
       const field = TAKEN[violatedUniqueConstraint(err) ?? ''];
       if (field) {

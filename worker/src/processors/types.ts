@@ -1,0 +1,22 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../../../service/src/config.js';
+import type { Job } from '../../../service/src/jobs/queue.js';
+import type { Logger } from '../../../service/src/logger.js';
+import type { Mailer } from '../email/mailer.js';
+
+/**
+ * A named point inside a job (`before-send`, `after-send`) where a test may act, e.g. kill the
+ * process to prove what the job's delivery semantics promise. Never set in production.
+ */
+export type Probe = (point: string, job: Job) => void | Promise<void>;
+
+/** What every processor is built from. */
+export interface ProcessorDeps {
+  config: Config;
+  orm: MikroORM;
+  logger: Logger;
+  mailer: Mailer;
+  probe?: Probe;
+}
+
+export type Processor = (job: Job) => Promise<unknown>;

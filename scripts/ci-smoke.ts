@@ -170,6 +170,8 @@ async function main(): Promise<number> {
     JWT_SECRET: randomBytes(32).toString('hex'),
     HOST: '127.0.0.1',
     PORT: String(port),
+    // Not the default 9464: another run on this machine may hold it.
+    METRICS_PORT: '0',
     PUBLIC_URL: baseUrl,
     // Plain HTTP on loopback: a Secure cookie would never come back to k6.
     SESSION_COOKIE_SECURE: 'false',

@@ -78,9 +78,11 @@ async function main(): Promise<void> {
   if (existsSync(path.join(root, seed))) await run(tsx, [seed], env);
   else say(`${seed} does not exist yet: starting without seed data`);
 
-  const processes: [name: string, entry: string][] = [
-    ['api', 'service/src/server.ts'],
-    ['worker', 'worker/src/main.ts'],
+  // Both on one machine: the API keeps METRICS_PORT (9464), the worker takes the next port.
+  const metricsPort = Number(env.METRICS_PORT ?? 9464);
+  const processes: [name: string, entry: string, env: NodeJS.ProcessEnv][] = [
+    ['api', 'service/src/server.ts', env],
+    ['worker', 'worker/src/main.ts', { ...env, METRICS_PORT: String(metricsPort + 1) }],
   ];
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -91,14 +93,14 @@ async function main(): Promise<void> {
     for (const child of running()) child.kill(signal);
   };
 
-  for (const [name, entry] of processes) {
+  for (const [name, entry, processEnv] of processes) {
     if (!existsSync(path.join(root, entry))) {
       say(`${entry} does not exist yet: not starting the ${name}`);
       continue;
     }
     const child = spawn(tsx, ['watch', '--clear-screen=false', entry], {
       cwd: root,
-      env,
+      env: processEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     pipeWithPrefix(child, name);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EnvName, PlinthConfig } from './config.js';
+import { EMF_METRICS } from './constructs/otel-collector.js';
 
 /** The committed price table. */
 export const PRICES = JSON.parse(
@@ -40,16 +41,26 @@ export const PRICES = JSON.parse(
   customMetricMonth: number;
   containerInsightsMetricsAssumed: number;
   logsIngestGb: number;
+  compositeAlarmMonth: number;
+  xrayMillionTracesRecorded: number;
+  xrayFreeMillionTraces: number;
 };
 
 /** Usage the templates cannot tell: assumptions per environment, not prices. */
 export const USAGE: Record<
   EnvName,
-  { albLcu: number; natGb: number; wafMillionRequests: number; logsGb: number }
+  {
+    albLcu: number;
+    natGb: number;
+    wafMillionRequests: number;
+    logsGb: number;
+    /** Traces X-Ray records a month (requests × TRACE_SAMPLE_RATIO), millions. */
+    xrayMillionTraces: number;
+  }
 > = {
-  dev: { albLcu: 0.1, natGb: 0, wafMillionRequests: 0, logsGb: 1.5 },
-  staging: { albLcu: 1, natGb: 10, wafMillionRequests: 0, logsGb: 10 },
-  prod: { albLcu: 10, natGb: 100, wafMillionRequests: 50, logsGb: 100 },
+  dev: { albLcu: 0.1, natGb: 0, wafMillionRequests: 0, logsGb: 1.5, xrayMillionTraces: 0.05 },
+  staging: { albLcu: 1, natGb: 10, wafMillionRequests: 0, logsGb: 10, xrayMillionTraces: 0.3 },
+  prod: { albLcu: 10, natGb: 100, wafMillionRequests: 50, logsGb: 100, xrayMillionTraces: 2.5 },
 };
 
 /** Custom metrics the worker publishes (Plinth/QueueBacklog, Plinth/FailedJobs). */
@@ -218,6 +229,33 @@ export function estimateCost(config: PlinthConfig, templates: readonly object[])
     `CloudWatch alarms (${alarmMetrics} alarm metrics, scaling policies' alarms included)`,
     `${alarmMetrics} × $${p.alarmMetricMonth}`,
     alarmMetrics * p.alarmMetricMonth,
+  );
+  const composites = ofType('AWS::CloudWatch::CompositeAlarm').length;
+  add(
+    `CloudWatch composite alarms (${composites} SLO burn-rate alarms)`,
+    `${composites} × $${p.compositeAlarmMonth}`,
+    composites * p.compositeAlarmMonth,
+  );
+  // ADOT sidecars: the scraped series named in EMF_METRICS become metrics per process.
+  const collectors = resources.filter(([, r]) => {
+    const containers = JSON.stringify(r.Properties?.ContainerDefinitions ?? '');
+    return (
+      r.Type === 'AWS::ECS::TaskDefinition' &&
+      containers.includes('aws-otel-collector') &&
+      containers.includes('metric_name_selectors')
+    );
+  }).length;
+  const emfMetrics = collectors * EMF_METRICS.length;
+  add(
+    `CloudWatch metrics from the ADOT sidecars (${collectors} × ${EMF_METRICS.length} scraped series)`,
+    `${emfMetrics} × $${p.customMetricMonth}`,
+    emfMetrics * p.customMetricMonth,
+  );
+  const billedTraces = Math.max(0, usage.xrayMillionTraces - p.xrayFreeMillionTraces);
+  add(
+    `X-Ray traces recorded (${usage.xrayMillionTraces} M assumed, ${p.xrayFreeMillionTraces} M free)`,
+    `${round(billedTraces, 2)} × $${p.xrayMillionTracesRecorded}`,
+    billedTraces * p.xrayMillionTracesRecorded,
   );
   const dashboards = ofType('AWS::CloudWatch::Dashboard').length;
   add(

@@ -352,6 +352,14 @@ const NOT_READ_YET: Record<string, string> = {
   S3_BUCKET: 'issues 12/13 (jobs): exports and avatar uploads',
 };
 
+/** OTEL_* variables the platform sets, each one the OpenTelemetry SDK reads. */
+const OTEL_READ_BY_SDK = new Set([
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_SERVICE_NAME',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+]);
+
 type ContainerDef = {
   Name: string;
   Command?: string[];
@@ -386,6 +394,9 @@ describe("every container's environment, parsed with the service's own config sc
       for (const [where, c] of appContainers(envs[envName])) {
         for (const { Name, Value } of c.Environment ?? []) {
           const field = shape[Name];
+          // The standard OpenTelemetry variables are read by the SDK (service/src/tracing.ts),
+          // not by the app's config schema.
+          if (OTEL_READ_BY_SDK.has(Name)) continue;
           if (!field) {
             if (!NOT_READ_YET[Name]) problems.push(`${where}: ${Name} is not read by the app`);
             continue;

@@ -281,6 +281,63 @@ describe('API service', () => {
   });
 });
 
+describe('telemetry (ADOT sidecar, SLO burn rates)', () => {
+  it.each(['Api', 'Worker'])(
+    '%s task: a non-essential collector scrapes METRICS_PORT and takes OTLP traces on localhost',
+    (prefix) => {
+      const { containers } = taskDefinition(`${prefix}Task`);
+      const collector = containers.find((c) => c.Name === 'OtelCollector');
+      expect(collector).toBeDefined();
+      expect(collector!.Essential).toBe(false);
+      // The config is JSON joined with the EMF log group's name (a deploy-time token).
+      const config = JSON.stringify(envOf(collector!).AOT_CONFIG_CONTENT);
+      expect(config).toContain('\\"targets\\":[\\"127.0.0.1:9464\\"]');
+      expect(config).toContain('\\"traces\\":{\\"receivers\\":[\\"otlp\\"]');
+      expect(config).toContain('\\"exporters\\":[\\"awsxray\\"]');
+      expect(config).toContain('\\"exporters\\":[\\"awsemf\\"]');
+      const appContainer = containers.find((c) => c.Name === 'App')!;
+      expect(envOf(appContainer)).toMatchObject({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      });
+    },
+  );
+
+  it('lets the task roles write traces to X-Ray', () => {
+    const policies = JSON.stringify(app.findResources('AWS::IAM::Policy'));
+    for (const action of ['xray:PutTraceSegments', 'xray:PutTelemetryRecords']) {
+      expect(policies).toContain(action);
+    }
+  });
+
+  it('alarms on multi-window burn rates of the availability and latency SLOs', () => {
+    const composites = Object.values(app.findResources('AWS::CloudWatch::CompositeAlarm'));
+    expect(composites).toHaveLength(4);
+    const alarms = Object.entries(app.findResources('AWS::CloudWatch::Alarm'));
+    const burn = (name: string) =>
+      alarms.find(([id]) => id.includes(name))?.[1].Properties as {
+        Threshold: number;
+        Metrics: { Id: string; MetricStat?: { Period: number } }[];
+      };
+    for (const [name, threshold, periodSeconds] of [
+      ['AvailabilityBurnFastLong', 14.4, 3600],
+      ['AvailabilityBurnFastShort', 14.4, 300],
+      ['LatencyBurnSlowLong', 6, 21600],
+      ['LatencyBurnSlowShort', 6, 1800],
+    ] as const) {
+      const props = burn(name);
+      expect({ name, threshold: props.Threshold }).toEqual({ name, threshold });
+      const periods = props.Metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Period] : []));
+      expect(new Set(periods)).toEqual(new Set([periodSeconds]));
+    }
+    // Each composite needs both of its windows, and notifies the alarm topic.
+    for (const composite of composites) {
+      expect(JSON.stringify(composite.Properties.AlarmRule)).toMatch(/\) AND ALARM\(/);
+      expect(composite.Properties.AlarmActions).toHaveLength(1);
+    }
+  });
+});
+
 describe('worker service', () => {
   const worker = taskDefinition('WorkerTask');
   const container = worker.containers.find((c) => c.Name === 'App') as Container;
@@ -579,7 +636,10 @@ describe('observability', () => {
 
   it('sends every alarm to the SNS topic, which mails the configured address', () => {
     expect(alarms.length).toBeGreaterThanOrEqual(18);
-    for (const alarm of alarms) {
+    // Burn-rate window alarms notify through their composite alarm (checked with the SLOs).
+    const composites = JSON.stringify(app.findResources('AWS::CloudWatch::CompositeAlarm'));
+    for (const [id, alarm] of Object.entries(app.findResources('AWS::CloudWatch::Alarm'))) {
+      if (composites.includes(`"${id}"`)) continue;
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
     }
     app.hasResourceProperties('AWS::SNS::Subscription', {

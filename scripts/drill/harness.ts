@@ -156,6 +156,8 @@ export class Stack {
       JWT_SECRET: 'drill-secret-that-is-long-enough-for-hs256-0123456789',
       LOG_LEVEL: 'info',
       HOST: '127.0.0.1',
+      // Drills run several processes (and other runs) side by side: any free metrics port.
+      METRICS_PORT: '0',
       ...options.env,
     };
     await ensureDatabase(databaseUrl);

@@ -15,6 +15,7 @@ import { Cookies } from './http/cookies.js';
 import { graphqlEndpoint } from './graphql/endpoint.js';
 import { databaseOutages } from './http/database-outage.js';
 import { errorHandler } from './http/error-handler.js';
+import { requestMetrics, routeTemplateOf } from './http/metrics.js';
 import { failedLoginLimit, perIpRateLimits } from './http/rate-limit.js';
 import { readYourWrites } from './http/read-your-writes.js';
 import { requestContext } from './http/request-context.js';
@@ -55,7 +56,10 @@ export interface AppDeps {
   databaseOutage?: DatabaseOutageOptions;
   /** The read cache's Redis client (REDIS_CACHE_URL). @default `redis` */
   cacheRedis?: Redis;
-  /** The process's metrics registry (cache counters…). @default a registry of its own */
+  /**
+   * The process's Prometheus registry (request, cache and routing metrics; served on METRICS_PORT
+   * by server.ts). @default a registry of this app's own
+   */
   metrics?: Metrics;
   /** Where plain reads run (issue 10 plugs replicas in here). @default primaryRouter */
   readRouter?: ReadRouter;
@@ -101,6 +105,7 @@ function corsOrigin(allowed: string): string | ((ctx: Koa.Context) => string) {
 /** Builds the Koa application without listening (server.ts listens; tests may use callback()). */
 export function createApp(deps: AppDeps): Koa<AppState> {
   const { config, orm, logger } = deps;
+  const metrics = deps.metrics ?? createMetrics();
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const tokens = new Tokens(config);
   const passwords = deps.passwords ?? new Passwords(config);
@@ -115,7 +120,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const cache = new ReadCache(
     cacheGuard,
     config,
-    deps.metrics ?? createMetrics(),
+    metrics,
     replicas && (() => replicas.walPosition()),
   );
   const maintenance = new Maintenance();
@@ -169,6 +174,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   let document: object | undefined;
 
+  // Outermost, so every answer is counted with its final status, whoever decided it.
+  app.use(requestMetrics(metrics, routeTemplateOf(api)));
   app.use(requestContext(logger));
   app.use(errorHandler());
   app.use(databaseOutages(new DatabaseOutages(orm, logger, deps.databaseOutage)));

@@ -65,6 +65,11 @@ const configFields = z.object({
     .default('local'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(3000),
+  /**
+   * Port of the Prometheus listener (`GET /metrics`), separate from PORT so the load balancer never
+   * routes to it; 0 picks a free port (tests). The API and the worker each serve their own.
+   */
+  METRICS_PORT: int(0, 65535).default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://user:password@localhost:5432/plinth'),
   /** Overrides the user in DATABASE_URL (lets the platform inject it from a secret). */

@@ -9,10 +9,10 @@ import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appRedisGuard, createApp } from './app.js';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
-import { createMetrics } from './metrics.js';
 import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
 import { replicaRouter } from './db/replica-routing.js';
+import { dbPoolMetrics } from './db/pool-metrics.js';
 import { replicaList } from './db/replicas.js';
 import {
   exitNoLaterThan,
@@ -21,6 +21,7 @@ import {
   runMain,
   settlesWithin,
 } from './main-util.js';
+import { collectProcessMetrics, createMetrics, listeningPort, serveMetrics } from './metrics.js';
 import type { Lifecycle } from './modules/health/health.routes.js';
 import { connectRedis, createRedis } from './redis.js';
 
@@ -83,6 +84,18 @@ await runMain('service', async (logger) => {
     list && replicaRouter({ config, primary: orm, replicas: list, guard, logger, metrics });
   await replicas?.start();
 
+  collectProcessMetrics(metrics);
+  await dbPoolMetrics(metrics, orm);
+  const metricsServer = await serveMetrics(
+    metrics,
+    { port: config.METRICS_PORT, host: config.HOST },
+    logger,
+  );
+  logger.info(
+    { metricsPort: listeningPort(metricsServer) },
+    `metrics on http://${config.HOST}:${listeningPort(metricsServer)}/metrics`,
+  );
+
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({
     config,
@@ -140,6 +153,8 @@ await runMain('service', async (logger) => {
     // Cut what is left: after a clean drain, only sockets still sending headers (no request the
     // app has seen; a load balancer never does that); after the timeout, the abandoned requests.
     server.closeAllConnections();
+    metricsServer.close();
+    metricsServer.closeAllConnections();
     const pooled =
       served &&
       (await settlesWithin(

@@ -8,6 +8,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from '../../service/src/config.js';
 import { connectReachableOrm } from '../../service/src/db/orm.js';
+import { dbPoolMetrics } from '../../service/src/db/pool-metrics.js';
 import {
   exitNoLaterThan,
   logAndExit,
@@ -15,6 +16,12 @@ import {
   runMain,
   settlesWithin,
 } from '../../service/src/main-util.js';
+import {
+  collectProcessMetrics,
+  createMetrics,
+  listeningPort,
+  serveMetrics,
+} from '../../service/src/metrics.js';
 import { cloudWatchSink } from './metrics.js';
 import { startWorker, type RunningWorker } from './worker.js';
 
@@ -67,8 +74,21 @@ await runMain('worker', async (logger) => {
   try {
     orm = await connectReachableOrm(config, logger);
     startup.signal.throwIfAborted();
+    const registry = createMetrics();
+    collectProcessMetrics(registry);
+    await dbPoolMetrics(registry, orm);
+    // Unreferenced: it never keeps the process alive, so the exit paths need not close it.
+    const metricsServer = await serveMetrics(
+      registry,
+      { port: config.METRICS_PORT, host: config.HOST },
+      logger,
+    );
+    logger.info(
+      { metricsPort: listeningPort(metricsServer) },
+      `metrics on http://${config.HOST}:${listeningPort(metricsServer)}/metrics`,
+    );
     worker = await startWorker(
-      { config, orm, logger },
+      { config, orm, logger, metrics: registry },
       {
         concurrency: config.WORKER_CONCURRENCY,
         signal: startup.signal,

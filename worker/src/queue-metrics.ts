@@ -28,6 +28,13 @@ export function queueMetrics(registry: Metrics) {
     ['queue', 'job'],
     [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60],
   );
+  const wait = histogram(
+    registry,
+    'plinth_job_wait_seconds',
+    'Time a job waited for a worker after it became runnable (queue latency)',
+    ['queue', 'job'],
+    [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+  );
   const relayed = counter(
     registry,
     'plinth_outbox_relayed_total',
@@ -40,6 +47,12 @@ export function queueMetrics(registry: Metrics) {
     /** Starts timing an attempt; call the result when it ends. */
     timer: (queue: string, job: string) => duration.startTimer({ queue, job }),
     relayed: (n: number) => relayed.inc(n),
+    /** A worker took `job`: how long it waited since it was added (or its delay ended). */
+    started: (queue: string, job: Job) => {
+      const runnableAt = job.timestamp + (job.opts.delay ?? 0);
+      const waitedMs = (job.processedOn ?? Date.now()) - runnableAt;
+      wait.observe({ queue, job: job.name }, Math.max(0, waitedMs) / 1000);
+    },
     async refreshCounts(queues: Queue[]) {
       for (const queue of queues) {
         const counts = await queue.getJobCounts();

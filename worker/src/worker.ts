@@ -28,7 +28,9 @@ import { RedisGuard } from '../../service/src/redis-guard.js';
 import { createMetrics, type Metrics } from '../../service/src/metrics.js';
 import { backlogByQueue } from './backlog.js';
 import { createMailer, type Mailer } from './email/mailer.js';
-import { FinalJobError, failFinally } from './errors.js';
+import { withJobSpan } from '../../service/src/jobs/trace-context.js';
+import { withLogContext } from '../../service/src/logger.js';
+import { FinalJobError, failFinally, metaOf } from './errors.js';
 import { queueMetrics } from './queue-metrics.js';
 import type { MetricsSink } from './metrics.js';
 import { commentEmailProcessor, welcomeEmailProcessor } from './processors/email.js';
@@ -184,6 +186,7 @@ export async function startWorker(
     // A job whose worker died (SIGKILL, lost connection) is moved back to waiting once its lock
     // expires; say so, or a crash looks like a job that merely ran late.
     queue.on('completed', (job: Job) => counters.completed(queue.name, job));
+    queue.on('active', (job: Job) => counters.started(queue.name, job));
     queue.on('stalled', (job: Job) => {
       logger.warn(
         { queue: queue.name, job: job.name, jobId: job.id },
@@ -248,8 +251,26 @@ export async function startWorker(
           throw failFinally(job, `no processor for job ${job.name} on queue ${queue.name}`);
         }
         const stop = counters.timer(queue.name, job.name);
+        // The job continues the trace of the request that enqueued it (traceparent in its
+        // meta), and its log lines carry that request's id.
+        const meta = metaOf(job);
+        const info = {
+          queue: queue.name,
+          name: job.name,
+          id: job.id,
+          attempt: job.attemptsMade + 1,
+        };
         try {
-          return await processor(job);
+          return await withJobSpan(meta, info, () =>
+            withLogContext(
+              {
+                job: job.name,
+                jobId: job.id,
+                ...(meta.requestId ? { requestId: meta.requestId } : {}),
+              },
+              () => processor(job),
+            ),
+          );
         } finally {
           stop();
         }

@@ -16,6 +16,24 @@ export const QUEUE_BACKLOG_METRIC = 'QueueBacklog';
 /** Jobs that failed after exhausting their retries. */
 export const FAILED_JOBS_METRIC = 'FailedJobs';
 
+/**
+ * The API's service-level objectives (docs/slo.md), over 30 days, measured at the load balancer:
+ * availability = requests not answered 5xx (target or ALB); latency = requests answered within
+ * `latencySeconds` by the target.
+ */
+export const API_SLO = { availability: 0.999, latencySeconds: 1, latency: 0.99 } as const;
+
+/**
+ * Multi-window burn-rate alerting (Google SRE workbook): page when the error budget burns at
+ * `burnRate`× its sustainable pace over the long window and still does over the short one (the
+ * short window makes the alarm reset soon after the burn stops). 14.4× over 1 h spends 2 % of a
+ * 30-day budget; 6× over 6 h spends 5 %.
+ */
+export const BURN_RATE_WINDOWS = [
+  { name: 'Fast', burnRate: 14.4, longMinutes: 60, shortMinutes: 5 },
+  { name: 'Slow', burnRate: 6, longMinutes: 360, shortMinutes: 30 },
+] as const;
+
 /** Builds a metric of the worker-published `Plinth` namespace for one environment. */
 export function appMetric(metricName: string, envName: string, statistic: string): cw.Metric {
   return new cw.Metric({
@@ -59,6 +77,11 @@ export interface ObservabilityProps {
    * {@link taskPresence}. @default true
    */
   readonly containerInsights?: boolean;
+  /**
+   * SLO burn-rate alarms (docs/slo.md); an environment stopped outside office hours has no
+   * availability objective to burn. @default true
+   */
+  readonly sloAlarms?: boolean;
   /** Create the dashboard `Plinth-<env>` ($3/month). @default true */
   readonly dashboard?: boolean;
   /** Subscribed to the alarm topic when set. @default no subscription */
@@ -101,6 +124,8 @@ export class Observability extends Construct {
   public readonly dashboard?: cw.Dashboard;
   /** Alarms by construct id. */
   public readonly alarms: Record<string, cw.Alarm> = {};
+  /** SLO burn-rate alarms (composite: long and short window), by construct id. */
+  public readonly burnRateAlarms: Record<string, cw.CompositeAlarm> = {};
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -168,6 +193,74 @@ export class Observability extends Construct {
       datapointsToAlarm: 3,
       treatMissingData: cw.TreatMissingData.NOT_BREACHING,
     });
+    // --- SLO burn rates, beside the threshold alarms above: one composite alarm per SLO and
+    // window pair notifies; its two window alarms only feed it.
+    const budgetBurn = (window: { longMinutes: number; shortMinutes: number }) => {
+      const of = (minutes: number) => {
+        const period = Duration.minutes(minutes);
+        const req = lbm.requestCount({ period, statistic: 'Sum' });
+        const t5xx = lbm.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, {
+          period,
+          statistic: 'Sum',
+        });
+        const e5xx = lbm.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period, statistic: 'Sum' });
+        // Share of requests within the latency objective (percentile rank at the threshold).
+        const fast = lbm.targetResponseTime({
+          period,
+          statistic: `PR(:${API_SLO.latencySeconds})`,
+        });
+        return {
+          availability: new cw.MathExpression({
+            expression: `IF(req > 0, (FILL(t5xx, 0) + FILL(e5xx, 0)) / req / ${round6(1 - API_SLO.availability)}, 0)`,
+            usingMetrics: { req, t5xx, e5xx },
+            label: `availability budget burn rate (${minutes} min)`,
+            period,
+          }),
+          latency: new cw.MathExpression({
+            expression: `IF(FILL(req, 0) > 0, (100 - FILL(fast, 100)) / 100 / ${round6(1 - API_SLO.latency)}, 0)`,
+            usingMetrics: { req, fast },
+            label: `latency budget burn rate (${minutes} min)`,
+            period,
+          }),
+        };
+      };
+      return { long: of(window.longMinutes), short: of(window.shortMinutes) };
+    };
+    for (const window of props.sloAlarms === false ? [] : BURN_RATE_WINDOWS) {
+      const burn = budgetBurn(window);
+      for (const slo of ['availability', 'latency'] as const) {
+        const sloName = slo === 'availability' ? 'Availability' : 'Latency';
+        const windowAlarm = (which: 'long' | 'short', minutes: number) => {
+          const a = new cw.Alarm(
+            this,
+            `Api${sloName}Burn${window.name}${which === 'long' ? 'Long' : 'Short'}`,
+            {
+              metric: burn[which][slo],
+              alarmDescription: `API ${slo} error budget burning faster than ${window.burnRate}× over ${minutes} min`,
+              threshold: window.burnRate,
+              comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluationPeriods: 1,
+              treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+            },
+          );
+          this.alarms[a.node.id] = a;
+          return a;
+        };
+        const composite = new cw.CompositeAlarm(this, `Api${sloName}BurnRate${window.name}`, {
+          alarmDescription:
+            `API ${slo} SLO (${slo === 'availability' ? `${API_SLO.availability * 100}% non-5xx` : `${API_SLO.latency * 100}% within ${API_SLO.latencySeconds} s`}, 30 days): ` +
+            `budget burning at > ${window.burnRate}× over ${window.longMinutes} min and ${window.shortMinutes} min (docs/slo.md)`,
+          alarmRule: cw.AlarmRule.allOf(
+            cw.AlarmRule.fromAlarm(windowAlarm('long', window.longMinutes), cw.AlarmState.ALARM),
+            cw.AlarmRule.fromAlarm(windowAlarm('short', window.shortMinutes), cw.AlarmState.ALARM),
+          ),
+        });
+        composite.addAlarmAction(action);
+        composite.addOkAction(action);
+        this.burnRateAlarms[composite.node.id] = composite;
+      }
+    }
+
     const healthy = props.targetGroup.metrics.healthyHostCount({
       period: oneMin,
       statistic: 'Minimum',
@@ -379,4 +472,9 @@ export class Observability extends Construct {
       ],
     });
   }
+}
+
+/** A ratio printed without floating-point noise (1 - 0.999 → 0.001). */
+function round6(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
 }

@@ -18,6 +18,7 @@ import { BacklogScaling } from '../constructs/backlog-scaling.js';
 import { APP_CONTAINER, FargateWorkload } from '../constructs/fargate-workload.js';
 import { MigrationRunner } from '../constructs/migration-runner.js';
 import { APP_METRICS_NAMESPACE, Observability } from '../constructs/observability.js';
+import { OtelCollector } from '../constructs/otel-collector.js';
 import { OfficeHours } from '../constructs/office-hours.js';
 import { PublicEndpoint } from '../constructs/public-endpoint.js';
 import { readBodyRoutes } from '../body-routes.js';
@@ -37,6 +38,11 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 export const API_PORT = 3000;
 /** Prometheus metrics port, exposed to the task network only, never routed by the ALB. */
 export const METRICS_PORT = 9464;
+/**
+ * Share of traces kept (parentbased_traceidratio: a request's sampling decision holds for the
+ * jobs it causes). X-Ray bills per trace recorded; 5 % of prod's traffic stays near its free tier.
+ */
+export const TRACE_SAMPLE_RATIO = 0.05;
 /** ALB target health check path: primary DB reachable (Redis down does not fail it). */
 export const HEALTH_CHECK_PATH = '/health/ready';
 /**
@@ -268,6 +274,23 @@ export class AppStack extends PlinthStack {
         conditions: { StringEquals: { 'cloudwatch:namespace': APP_METRICS_NAMESPACE } },
       }),
     );
+    // ADOT sidecars: traces to X-Ray, METRICS_PORT scraped into CloudWatch (docs/observability.md).
+    for (const [id, workload, serviceName] of [
+      ['ApiTelemetry', this.api, 'plinth-api'],
+      ['WorkerTelemetry', this.worker, 'plinth-worker'],
+    ] as const) {
+      new OtelCollector(this, id, {
+        workload,
+        serviceName,
+        envName: config.envName,
+        metricsPort: METRICS_PORT,
+        traceSampleRatio: TRACE_SAMPLE_RATIO,
+        // An office-hours environment (dev) keeps its budget: metrics as EMF log lines only.
+        cloudWatchMetrics: !config.officeHours,
+        logRetention: retention,
+        retainLogs: config.protectData,
+      });
+    }
     this.workerScaling = new BacklogScaling(this, 'WorkerScaling', {
       service: this.worker.service,
       envName: config.envName,
@@ -371,6 +394,7 @@ export class AppStack extends PlinthStack {
       envName: config.envName,
       containerInsights: config.containerInsights,
       dashboard: config.dashboard,
+      sloAlarms: !config.officeHours,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
       loadBalancer: this.endpoint.loadBalancer,
       targetGroup: this.endpoint.targetGroup,
@@ -471,15 +495,19 @@ export class AppStack extends PlinthStack {
         'Uploads/exports: the app reads, writes and deletes arbitrary object keys of this one bucket (grantReadWrite); KMS actions are limited to the bucket key via the S3 service.',
       );
     }
+    const xray =
+      ' The ADOT sidecar: xray:PutTraceSegments/PutTelemetryRecords/GetSampling* support only Resource "*"; its log writes are scoped to its EMF log group.';
     acknowledge(
       policy(this.api.taskDefinition.taskRole),
       ['AwsSolutions-IAM5[Resource::*]'],
-      'ECS Exec (ssmmessages:Create/OpenControl/DataChannel) supports only Resource "*"; granted by CDK when enableExecuteCommand is on.',
+      'ECS Exec (ssmmessages:Create/OpenControl/DataChannel) supports only Resource "*"; granted by CDK when enableExecuteCommand is on.' +
+        xray,
     );
     acknowledge(
       policy(this.worker.taskDefinition.taskRole),
       ['AwsSolutions-IAM5[Resource::*]'],
-      'cloudwatch:PutMetricData supports only Resource "*" and is restricted to the Plinth namespace by the cloudwatch:namespace condition; ssmmessages for ECS Exec supports only "*".',
+      'cloudwatch:PutMetricData supports only Resource "*" and is restricted to the Plinth namespace by the cloudwatch:namespace condition; ssmmessages for ECS Exec supports only "*".' +
+        xray,
     );
   }
 }

@@ -27,10 +27,12 @@ describe('container image', () => {
       env: { PATH: `${fakeBin}:/usr/bin:/bin` },
     });
 
+  // The long-running processes load tracing first (a no-op unless OTEL_* names an exporter).
+  const traced = '--import ./dist/service/src/tracing.js';
   it.each([
-    [['service'], 'dist/service/src/server.js'],
-    [[], 'dist/service/src/server.js'],
-    [['worker'], 'dist/worker/src/main.js'],
+    [['service'], `${traced} dist/service/src/server.js`],
+    [[], `${traced} dist/service/src/server.js`],
+    [['worker'], `${traced} dist/worker/src/main.js`],
     [['migrate'], 'dist/service/src/db/migrate.js'],
     [['seed'], 'dist/service/src/db/seed.js'],
   ])('when the command is %j, then it runs node %s from the image root', async (args, script) => {

@@ -83,6 +83,7 @@ describe('production build', () => {
     // The targets of scripts/docker-entrypoint.sh.
     for (const entry of [
       'service/src/server.js',
+      'service/src/tracing.js',
       'worker/src/main.js',
       'service/src/db/migrate.js',
       'service/src/db/seed.js',

@@ -27,6 +27,8 @@ export function testEnv(
     RATE_LIMIT_ENABLED: 'false',
     // Production waits 3 s after SIGTERM for the load balancer; tests that drain set their own.
     SHUTDOWN_DRAIN_DELAY_MS: '0',
+    // Processes under test run side by side: each metrics listener takes a free port.
+    METRICS_PORT: '0',
     ...overrides,
   };
 }

@@ -13,9 +13,8 @@ import {
 } from '../support/contract.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { report } from '../support/report.js';
-import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../src/jobs/contracts.js';
-import { createQueue } from '../../src/jobs/queue.js';
-import { createLogger } from '../../src/logger.js';
+import { MAINTENANCE_QUEUE } from '../../src/jobs/contracts.js';
+import { createDeadLetter } from '../support/dead-letters.js';
 
 /*
  * Coverage by contract: every (operation × documented status) of our published OpenAPI document
@@ -321,38 +320,21 @@ describe('admin', () => {
   scenario(
     'when an admin lists dead letters and re-queues one, then 200; an unknown queue or job, 404',
     async () => {
-      const queue = createQueue(
-        MAINTENANCE_QUEUE,
-        server.config,
-        createLogger({ level: 'silent' }),
-      );
+      const dead = await createDeadLetter(server.config);
       try {
-        // A dead letter: one attempt, failed by a processor of the test's own.
-        const failed = new Promise<void>((resolve) => queue.once('failed', () => resolve()));
-        void queue.process(PRUNE_UNUSED_TAGS.name, 1, async () => {
-          throw new Error('failed on purpose');
-        });
-        const job = await queue.add(
-          PRUNE_UNUSED_TAGS.name,
-          { payload: {}, meta: {} },
-          { attempts: 1 },
-        );
-        await failed;
-        await queue.pause(true);
         const list = await api.get('/admin/jobs/failed', { token: admin.token });
         expect(list.status).toBe(200);
         expect(list.body.jobs).toContainEqual(
-          expect.objectContaining({ id: String(job.id), failedReason: 'failed on purpose' }),
+          expect.objectContaining({ id: dead.jobId, failedReason: 'failed on purpose' }),
         );
         const unknown = await api.get('/admin/jobs/failed?queue=nope', { token: admin.token });
         expect(unknown.status).toBe(404);
-        const path = `/admin/jobs/${MAINTENANCE_QUEUE}/${job.id}/retry`;
+        const path = `/admin/jobs/${dead.queueName}/${dead.jobId}/retry`;
         expect((await api.post(path, { token: admin.token })).status).toBe(200);
         // No longer failed: nothing to re-queue.
         expect((await api.post(path, { token: admin.token })).status).toBe(404);
       } finally {
-        await queue.obliterate({ force: true });
-        await queue.close();
+        await dead.remove();
       }
     },
   );

@@ -25,6 +25,7 @@ import {
   type Operation,
 } from '../support/contract.js';
 import { report } from '../support/report.js';
+import { createDeadLetter, type DeadLetter } from '../support/dead-letters.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
@@ -607,6 +608,15 @@ function harvest({ plan, params, res, actor, sentPassword }: Outcome): void {
  */
 async function seededRequests(): Promise<Outcome[]> {
   const out: Outcome[] = [];
+  const deadLetters: DeadLetter[] = [];
+  try {
+    return await seedEach(out, deadLetters);
+  } finally {
+    await Promise.all(deadLetters.map((d) => d.remove()));
+  }
+}
+
+async function seedEach(out: Outcome[], deadLetters: DeadLetter[]): Promise<Outcome[]> {
   for (const op of ops) {
     const actor: Account = op.path.startsWith('/admin/')
       ? pool.admin!
@@ -616,7 +626,13 @@ async function seededRequests(): Promise<Outcome[]> {
     if (needs.includes('slug')) {
       params.slug = (await server.api.createArticle(actor.token, { title: 'Seeded' })).slug;
     }
-    if (needs.includes('id')) {
+    if (needs.includes('queue')) {
+      // The admin's re-queue operation: a dead letter of its own (removed after the run).
+      const dead = await createDeadLetter(server.config);
+      deadLetters.push(dead);
+      params.queue = dead.queueName;
+      params.id = dead.jobId;
+    } else if (needs.includes('id')) {
       const comment = await server.api.post(`/articles/${params.slug}/comments`, {
         token: actor.token,
         body: { comment: { body: 'Seeded comment' } },

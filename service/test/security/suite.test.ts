@@ -391,7 +391,10 @@ describe('admin API and role escalation', () => {
     }
     return ops.map((op) => ({
       op,
-      url: op.path.replace('{username}', targetUser),
+      url: op.path
+        .replace('{username}', targetUser)
+        .replace('{queue}', 'maintenance')
+        .replace('{id}', '1'),
       body: bodies[op.operationId],
     }));
   }

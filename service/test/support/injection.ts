@@ -131,6 +131,9 @@ export function injectionTargets(f: Fixtures): Record<string, Target> {
     AdminSuspendUser: { actor: 'admin', params: user },
     AdminReactivateUser: { actor: 'admin', params: user },
     AdminSetMaintenance: { actor: 'admin', body: { maintenance: { writeFreeze: false } } },
+    AdminFailedJobs: { actor: 'admin' },
+    // An unknown job: a 404 whatever is injected, and no queue changes.
+    AdminRetryJob: { actor: 'admin', params: { queue: 'maintenance', id: '1' } },
   };
 }
 

@@ -178,7 +178,7 @@ describe('Redis with rediss:// and AUTH', () => {
           },
         );
       expect((await read()).hit).toBe(false);
-      expect(await read()).toEqual({ text: '["tls"]', hit: true });
+      expect(await read()).toMatchObject({ text: '["tls"]', hit: true });
       expect(fills).toBe(1);
     } finally {
       cacheRedis.disconnect();

@@ -217,6 +217,8 @@ describe('bounded shutdown', () => {
     const { port, proc } = await startServer(frozenDb.url, {
       SHUTDOWN_DRAIN_DELAY_MS: '0',
       SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
+      // The tag list must come from PostgreSQL, not from the read cache.
+      CACHE_ENABLED: 'false',
     });
     try {
       // A pooled connection exists, so the next query goes out on it and hangs.

@@ -11,10 +11,6 @@ const swc = [
 
 const base = {
   testEnvironment: 'node',
-  // Tests and hooks start real servers; on a loaded CI machine (2 cores, 2 jest workers) a test
-  // server's start alone has taken 3-11 s, so jest's 5 s default fails healthy tests. Tests that
-  // need longer still say so.
-  testTimeout: 30_000,
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
@@ -22,6 +18,9 @@ const base = {
 
 /** @type {import('jest').Config} */
 export default {
+  // Tests and hooks start real servers; on a loaded 2-core machine a test server's start alone
+  // has taken 3-11 s, so jest's 5 s default fails healthy tests. Tests that need longer say so.
+  testTimeout: 30_000,
   // Jest's reporter and summary, with test reports printed as plain lines (jest.reporter.js).
   reporters: ['<rootDir>/jest.reporter.js', 'summary'],
   projects: [

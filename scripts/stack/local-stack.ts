@@ -372,7 +372,14 @@ export class LocalStack {
     const args = this.entryArgs(entry);
     const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.state.env, ...env },
+      // Every process serves /metrics on a port of its own (logged), never the shared default.
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        METRICS_PORT: '0',
+        ...this.state.env,
+        ...env,
+      },
       stdio: ['ignore', out, out],
       detached,
     });

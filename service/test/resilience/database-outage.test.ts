@@ -13,7 +13,8 @@ beforeAll(async () => {
   pg = await startPrivateStore('postgres');
   const db = await createTestDatabase({ serverUrl: pg.url });
   server = await startTestServer(
-    { DATABASE_CONNECT_TIMEOUT_MS: '1000' },
+    // Reads must reach PostgreSQL: with the read cache on, cached lists are served through it.
+    { DATABASE_CONNECT_TIMEOUT_MS: '1000', CACHE_ENABLED: 'false' },
     // The count line comes every 300 ms here (every 10 s in production).
     { databaseUrl: db.url, appDeps: { databaseOutage: { reportEveryMs: 300 } } },
   );

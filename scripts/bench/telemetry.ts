@@ -77,8 +77,22 @@ export const telemetrySection: BenchSection = {
     `App CPU = utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; per mode the median of ` +
     `its runs. Bound (issue 17): on ≤ ${BOUND} × off. Rate limits out of the way.`,
   async run() {
+    if (
+      !ORDER.includes('off') ||
+      !ORDER.includes('on') ||
+      ORDER.some((m) => m !== 'off' && m !== 'on')
+    ) {
+      throw new Error(
+        `BENCH_TELEMETRY_ORDER needs runs of both off and on, got ${ORDER.join(',')}`,
+      );
+    }
     const [stack, receiver] = await Promise.all([Stack.start({ env: NO_LIMITS }), otlpReceiver()]);
-    const exportsByRun: { mode: 'off' | 'on'; requests: number; bytes: number }[] = [];
+    const exportsByRun: {
+      mode: 'off' | 'on';
+      requests: number;
+      bytes: number;
+      spans: number | null;
+    }[] = [];
     let rows: Row[] = [];
     try {
       const signed = { Authorization: `Token ${stack.token}` };
@@ -121,7 +135,7 @@ export const telemetrySection: BenchSection = {
           './dist/service/src/tracing.js',
         ]);
         await sleep(500);
-        const before = { ...receiver.exports };
+        const before = { ...receiver.exports, spans: receiver.spans.length };
         for (const row of rows) {
           const r = reads.find((x) => x.read === row.read)!;
           const request: LoadRequest = {
@@ -139,6 +153,8 @@ export const telemetrySection: BenchSection = {
           mode,
           requests: receiver.exports.requests - before.requests,
           bytes: receiver.exports.bytes - before.bytes,
+          // Only JSON exports are decoded (BENCH_OTLP_PROTOCOL=http/json).
+          spans: PROTOCOL === 'http/json' ? receiver.spans.length - before.spans : null,
         };
         exportsByRun.push(sent);
         if (mode === 'on' && sent.requests === 0) {
@@ -159,7 +175,11 @@ export const telemetrySection: BenchSection = {
       await receiver.close();
     }
     const exportsLine = exportsByRun
-      .map((e, i) => `run ${i + 1} ${e.mode}: ${e.requests} (${Math.round(e.bytes / 1024)} KB)`)
+      .map(
+        (e, i) =>
+          `run ${i + 1} ${e.mode}: ${e.requests} (${Math.round(e.bytes / 1024)} KB` +
+          `${e.spans === null ? '' : `, ${e.spans} spans`})`,
+      )
       .join('; ');
     const met = rows.filter((r) => r.meets).length;
     return {

@@ -11,6 +11,7 @@ import { jobsSection } from './jobs.js';
 import { readsSection } from './reads.js';
 import { replicasSection } from './replicas.js';
 import { scaleBenchSection } from './scale.js';
+import { telemetrySection } from './telemetry.js';
 
 export interface BenchSection {
   name: string;
@@ -26,6 +27,7 @@ const SECTIONS: BenchSection[] = [
   graphqlSection,
   jobsSection,
   scaleBenchSection,
+  telemetrySection,
 ];
 
 const onlyArg = process.argv.indexOf('--only');

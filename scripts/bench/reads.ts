@@ -13,11 +13,14 @@ import type { BenchSection } from './index.js';
 import { backendsOf, CpuMeter, startBareKoa } from './measure.js';
 
 /** Requests per CPU measurement, and how long capacity and fixed-rate runs last. */
-const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
+export const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
 const CAPACITY_MS = Number(process.env.BENCH_CAPACITY_MS ?? 3000);
 const FIXED_RATE_MS = Number(process.env.BENCH_FIXED_RATE_MS ?? 4000);
 /** Rate limits far out of the way, so every request is a 2xx of the read itself. */
-const NO_LIMITS = { RATE_LIMIT_PER_MINUTE: '10000000', RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
+export const NO_LIMITS = {
+  RATE_LIMIT_PER_MINUTE: '10000000',
+  RATE_LIMIT_AUTH_PER_MINUTE: '1000000',
+};
 
 interface Row {
   read: string;
@@ -43,12 +46,16 @@ interface Measured {
   non2xx: number;
 }
 
-export async function measure(
+/**
+ * CPU per 2xx answer of the app (`pid`) and, given `backends`, of its PostgreSQL backends, over
+ * CPU_REQUESTS requests after a warm-up; `non2xx` counts the rest.
+ */
+export async function cpuPerRequest(
   url: string,
   pid: number,
   requests: LoadRequest[],
   backends?: () => Promise<number[]>,
-): Promise<Measured> {
+): Promise<{ appCpuMs: number; dbCpuMs: number | null; non2xx: number }> {
   await load(url, requests, { amount: 200, connections: 4 }); // warm up (JIT, pool, cache)
   const before = backends ? await backends() : [];
   const app = new CpuMeter([pid]);
@@ -57,6 +64,20 @@ export async function measure(
   const appSpent = app.spent();
   const dbSpent = backends ? db.spent(await backends()) : null;
   const ok = Math.max(1, cpuRun.ok);
+  return {
+    appCpuMs: appSpent / ok,
+    dbCpuMs: dbSpent === null ? null : dbSpent / ok,
+    non2xx: cpuRun.total - cpuRun.ok,
+  };
+}
+
+export async function measure(
+  url: string,
+  pid: number,
+  requests: LoadRequest[],
+  backends?: () => Promise<number[]>,
+): Promise<Measured> {
+  const cpu = await cpuPerRequest(url, pid, requests, backends);
   const capacity = await load(url, requests, { durationMs: CAPACITY_MS, connections: 16 });
   const reqPerSec = Math.round(capacity.ok / (CAPACITY_MS / 1000));
   const fixedRate = Math.max(1, Math.round(reqPerSec / 2));
@@ -66,12 +87,12 @@ export async function measure(
     ratePerSecond: fixedRate,
   });
   return {
-    appCpuMs: appSpent / ok,
-    dbCpuMs: dbSpent === null ? null : dbSpent / ok,
+    appCpuMs: cpu.appCpuMs,
+    dbCpuMs: cpu.dbCpuMs,
     reqPerSec,
     fixedRate,
     p99Ms: fixed.p99Ms,
-    non2xx: cpuRun.total - cpuRun.ok + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
+    non2xx: cpu.non2xx + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
   };
 }
 

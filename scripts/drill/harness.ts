@@ -86,14 +86,18 @@ export class AppProcess {
   }
 }
 
-/** Starts a built entry point (`dist/...`) and waits for the log line that says it is up. */
+/**
+ * Starts a built entry point (`dist/...`) and waits for the log line that says it is up;
+ * `nodeArgs` go before the entry (e.g. `--import ./dist/service/src/tracing.js`).
+ */
 export async function startApp(
   name: string,
   entry: string,
   env: NodeJS.ProcessEnv,
   ready: string,
+  nodeArgs: string[] = [],
 ): Promise<AppProcess> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, entry)], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -179,7 +183,7 @@ export class Stack {
   }
 
   /** (Re)starts the built API on a fresh port; `api` and `apiUrl` point at it. */
-  async startApi(env: Record<string, string> = {}): Promise<AppProcess> {
+  async startApi(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<AppProcess> {
     const port = await freePort();
     this.apiUrl = `http://127.0.0.1:${port}`;
     this.api = await startApp(
@@ -187,6 +191,7 @@ export class Stack {
       'dist/service/src/server.js',
       { ...this.env, PORT: String(port), ...env },
       'service listening',
+      nodeArgs,
     );
     return this.api;
   }

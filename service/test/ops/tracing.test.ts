@@ -1,68 +1,17 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiClient, uniqueUser } from '../support/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { testEnv } from '../support/env.js';
+import { otlpReceiver, type OtlpReceiver } from '../support/otlp.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/process.js';
 import { until } from '../support/wait.js';
 
 const exec = promisify(execFile);
-
-/** One span as the OTLP/HTTP JSON exporter sends it, with the service that sent it. */
-interface ReceivedSpan {
-  service: string;
-  scope: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-}
-
-/** An OTLP/HTTP receiver (JSON encoding) in the test process: the collector the apps export to. */
-async function otlpReceiver(): Promise<{ server: Server; url: string; spans: ReceivedSpan[] }> {
-  const spans: ReceivedSpan[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      if (req.url === '/v1/traces') {
-        const doc = JSON.parse(body) as {
-          resourceSpans: {
-            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
-            scopeSpans: { scope: { name: string }; spans: Omit<ReceivedSpan, 'service'>[] }[];
-          }[];
-        };
-        for (const rs of doc.resourceSpans) {
-          const service =
-            rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
-          for (const ss of rs.scopeSpans) {
-            for (const s of ss.spans) {
-              spans.push({
-                service,
-                scope: ss.scope.name,
-                traceId: s.traceId,
-                spanId: s.spanId,
-                parentSpanId: s.parentSpanId ?? '',
-                name: s.name,
-                kind: s.kind,
-              });
-            }
-          }
-        }
-      }
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans };
-}
 
 /**
  * Traces on the production build: automatic instrumentation hooks Node's own module loader,
@@ -74,7 +23,7 @@ describe('traces across the API and the worker (production build)', () => {
   const dist = (entry: string) => path.join(outDir, 'dist', entry);
   const children: { child: ChildProcess; lines: Record<string, unknown>[] }[] = [];
   let db: TestDatabase;
-  let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
+  let receiver: OtlpReceiver;
 
   /** Starts a compiled entry point with tracing; resolves once it logged `ready`. */
   async function start(entry: string, env: Record<string, string>, ready: string) {

@@ -39,6 +39,8 @@ import { Passwords } from './modules/users/passwords.js';
 import { Tokens } from './modules/users/tokens.js';
 import { RateLimits } from './rate-limits.js';
 import { RedisGuard } from './redis-guard.js';
+import { createStorage, type DownloadSigner, type ObjectStorage } from './storage/index.js';
+import { mediaRouter } from './storage/media.routes.js';
 import type { Redis } from './redis.js';
 
 export interface AppDeps {
@@ -76,6 +78,8 @@ export interface AppDeps {
   replicas?: ReplicaRouter;
   /** Bull Board for admins (its Redis connections open on first use). @default a new one */
   queueBoard?: QueueBoard;
+  /** Where user files live (avatars, exports). @default the one the config names */
+  storage?: { storage: ObjectStorage; signer: DownloadSigner };
 }
 
 /** The Redis guard of the app's main client, with the configured timeout and circuit. */
@@ -225,6 +229,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   if (deps.replicas) app.use(readYourWrites(deps.replicas, tokens));
   const health = healthRouter({ orm, redis: deps.redis, lifecycle });
   app.use(health.routes());
+  app.use(mediaRouter(deps.storage ?? createStorage(config)).routes());
   const docs = docsRouter(() => (document ??= generateDocument(registry)));
   app.use(docs.routes());
   app.use(oidc.routes());

@@ -262,6 +262,16 @@ const configFields = z.object({
   AUDIT_LOG_RETENTION_DAYS: int(1, 36_500).default(365),
   /** Trending tags count the articles of this many recent days (and their favorites). */
   TRENDING_WINDOW_DAYS: int(1, 3650).default(14),
+  /**
+   * The platform's bucket for user files (avatars, exports): set, objects go to S3 (credentials
+   * from the task role); unset, to STORAGE_DIR. See service/src/storage.
+   */
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+    .optional(),
+  /** Where user files go without S3_BUCKET (dev, tests, a single host). */
+  STORAGE_DIR: z.string().min(1).default('.local/storage'),
   /** SMTP server for email (SES's SMTP interface in AWS). Unset: emails are rendered and logged, not sent. */
   SMTP_HOST: z.string().min(1).optional(),
   /** SMTP port: 465 is TLS from the start, others upgrade with STARTTLS. @default 587 */

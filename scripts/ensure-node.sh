@@ -19,8 +19,13 @@ plinth_ensure_node() {
         return 1
       }
       echo "ensure-node: node is $(node -v 2>/dev/null || echo missing); installing node@24 into $dir"
-      if ! mkdir -p "$dir" ||
-        ! npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error node@24; then
+      # Several shells starting at once (parallel jobs) would race in one npm tree: one installs
+      # under a lock while the others wait, then find it there.
+      if ! mkdir -p "$dir" || ! (
+        command -v flock >/dev/null 2>&1 && flock 9
+        [[ "$("$bin/node" -v 2>/dev/null)" == v24.* ]] ||
+          npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error node@24
+      ) 9>"$dir/.install.lock"; then
         echo "ensure-node: npm install node@24 into $dir failed" >&2
         return 1
       fi

@@ -25,11 +25,12 @@ export class NotificationsService extends FeatureService {
     return marked;
   }
 
-  /** Marks every unread notification read; returns how many were. */
+  /** Marks every unread notification the list shows read; returns how many were. */
   async markAllRead(): Promise<number> {
     const user = this.ownAccount();
     const result = await this.em.execute<{ affectedRows: number }>(
-      'update notifications set read_at = now() where user_id = ? and read_at is null',
+      `update notifications n set read_at = now() from articles a
+       where n.user_id = ? and n.read_at is null and a.id = n.article_id and a.status = 'published'`,
       [user.id],
       'run',
     );

@@ -102,7 +102,7 @@ async function publish(token: string, title: string, status?: 'draft') {
 }
 
 let followerIds: number[];
-let published: { id: number; slug: string };
+let published: Awaited<ReturnType<typeof publish>>;
 
 describe('fan-out', () => {
   it('when an author publishes, then every follower gets exactly one notification, in batch jobs of NOTIFICATION_BATCH_SIZE, and nobody else', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { graphqlSection } from './graphql.js';
 import { jobsSection } from './jobs.js';
+import { notificationsSection } from './notifications.js';
 import { readsSection } from './reads.js';
 import { replicasSection } from './replicas.js';
 import { scaleBenchSection } from './scale.js';
@@ -28,6 +29,7 @@ const SECTIONS: BenchSection[] = [
   jobsSection,
   scaleBenchSection,
   telemetrySection,
+  notificationsSection,
 ];
 
 const onlyArg = process.argv.indexOf('--only');

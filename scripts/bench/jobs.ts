@@ -1,5 +1,8 @@
 /**
- * `npm run bench:jobs [-- --jobs N]`: jobs per second through the transactional outbox (rows
+ * `npm run bench:jobs [-- --jobs N]` (builds first): then the notifications section
+ * (./notifications.ts: fan-out time to 10,000 followers, the list's CPU per request).
+ *
+ * Jobs per second through the transactional outbox (rows
  * written in transactions → the relay → Bull → a no-op processor) against the baseline, plain
  * Bull `add` → the same no-op processor, each timed from the first insert (or add) to the last
  * completion, in one run, on the same Redis and queue settings. Prints a table and the ratio and
@@ -22,6 +25,7 @@ import { testEnv } from '../../service/test/support/env.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { deleteQueueKeys } from '../../worker/test/support/queues.js';
 import { startRelay } from '../../worker/src/relay.js';
+import { notificationsSection } from './notifications.js';
 
 /** A job that does nothing, on the maintenance queue (no rate limit), for both paths. */
 const NOOP: JobContract = {
@@ -168,13 +172,20 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     console.error('--jobs must be a positive whole number');
     process.exit(2);
   }
-  console.log(`\n## ${jobsSection.name}\n\n${jobsSection.description}\n`);
-  const { table, data } = await jobsSection.run(jobs);
-  console.log(table);
   const outDir = path.join(REPO_ROOT, '.local', 'bench');
   mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `jobs-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
-  console.log(`\n(figures: ${path.relative(REPO_ROOT, file)})`);
+  const sections = [
+    { section: jobsSection, run: () => jobsSection.run(jobs) },
+    { section: notificationsSection, run: () => notificationsSection.run() },
+  ];
+  for (const { section, run } of sections) {
+    console.log(`\n## ${section.name}\n\n${section.description}\n`);
+    const { table, data } = await run();
+    console.log(table);
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const file = path.join(outDir, `${section.name}-${stamp}.json`);
+    writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+    console.log(`\n(figures: ${path.relative(REPO_ROOT, file)})`);
+  }
   process.exit(0);
 }

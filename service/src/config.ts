@@ -260,6 +260,8 @@ const configFields = z.object({
   OUTBOX_RETENTION_DAYS: int(1, 3650).default(7),
   /** Audit-log entries older than this are purged daily. */
   AUDIT_LOG_RETENTION_DAYS: int(1, 36_500).default(365),
+  /** Followers notified per fan-out batch job (one INSERT … SELECT each). */
+  NOTIFICATION_BATCH_SIZE: int(1, 100_000).default(1_000),
   /** Trending tags count the articles of this many recent days (and their favorites). */
   TRENDING_WINDOW_DAYS: int(1, 3650).default(14),
   /**

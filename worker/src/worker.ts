@@ -2,7 +2,10 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../../service/src/config.js';
 import {
   COMMENT_EMAIL,
+  DIGEST_EMAIL,
   JOBS,
+  NOTIFY_FOLLOWERS,
+  NOTIFY_FOLLOWERS_BATCH,
   PRUNE_UNUSED_TAGS,
   PURGE_AUDIT_LOG,
   PURGE_OUTBOX,
@@ -10,6 +13,7 @@ import {
   QUEUES,
   RECOMPUTE_TRENDING_TAGS,
   REPEATABLE_JOBS,
+  SCHEDULE_DIGESTS,
   WELCOME_EMAIL,
   type JobData,
   type JobName,
@@ -39,6 +43,12 @@ import {
   purgeOutboxProcessor,
   recomputeTrendingTagsProcessor,
 } from './processors/maintenance.js';
+import {
+  digestEmailProcessor,
+  notifyFollowersBatchProcessor,
+  notifyFollowersProcessor,
+  scheduleDigestsProcessor,
+} from './processors/notifications.js';
 import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
 import type { Probe, Processor, ProcessorDeps } from './processors/types.js';
 import { startRelay, type Relay } from './relay.js';
@@ -79,6 +89,10 @@ function processors(deps: ProcessorDeps): Record<JobName, Processor> {
     [RECOMPUTE_TRENDING_TAGS.name]: recomputeTrendingTagsProcessor(deps),
     [WELCOME_EMAIL.name]: welcomeEmailProcessor(deps),
     [COMMENT_EMAIL.name]: commentEmailProcessor(deps),
+    [NOTIFY_FOLLOWERS.name]: notifyFollowersProcessor(deps),
+    [NOTIFY_FOLLOWERS_BATCH.name]: notifyFollowersBatchProcessor(deps),
+    [SCHEDULE_DIGESTS.name]: scheduleDigestsProcessor(deps),
+    [DIGEST_EMAIL.name]: digestEmailProcessor(deps),
   };
 }
 
@@ -169,6 +183,7 @@ export async function startWorker(
     ...deps,
     mailer,
     cache,
+    queue: (name) => byName.get(name)!,
     ...(options.probe ? { probe: options.probe } : {}),
   });
 

@@ -16,9 +16,8 @@ import type { Job } from '../../service/src/jobs/queue.js';
 import { enqueue } from '../../service/src/jobs/outbox.js';
 import { startTestServer, type TestServer } from '../../service/test/support/server.js';
 import { startSmtpServer, type TestSmtpServer } from '../../service/test/support/smtp.js';
-import { until } from '../../service/test/support/wait.js';
 import { startWorker, type RunningWorker } from '../src/worker.js';
-import { deleteQueueKeys, silentLogger } from './support/queues.js';
+import { completedJob as completedJobOf, deleteQueueKeys, silentLogger } from './support/queues.js';
 
 // Each test waits for a job to travel the whole path; generous on a loaded machine.
 jest.setTimeout(60_000);
@@ -60,11 +59,8 @@ const outboxRows = (name: string) =>
   );
 
 /** The Bull job of an outbox row once it completed (jobId = the row's id). */
-async function completedJob(row: OutboxRow): Promise<Job> {
-  const queue = worker.queue(row.queue);
-  await until(async () => (await (await queue.getJob(row.id))?.isCompleted()) === true, 30_000);
-  // Read after completion, so the return value is there.
-  return (await queue.getJob(row.id))!;
+function completedJob(row: OutboxRow): Promise<Job> {
+  return completedJobOf(worker.queue(row.queue), row.id);
 }
 
 /** Writes a job as a producer does (an outbox row, committed) and waits for its completion. */

@@ -2,16 +2,14 @@
 // the job completes, and the number of messages the SMTP server received is what the job's
 // declared semantics (at-least-once, stable Message-ID) promise at that point. A private Redis:
 // the killed processes leave connections and locks behind.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { EMAIL_QUEUE, WELCOME_EMAIL } from '../../service/src/jobs/contracts.js';
-import { testEnv } from '../../service/test/support/env.js';
-import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { startTestServer, type TestServer } from '../../service/test/support/server.js';
 import { startSmtpServer, type TestSmtpServer } from '../../service/test/support/smtp.js';
 import { startPrivateStore, type PrivateStore } from '../../service/test/support/stores.js';
 import { until } from '../../service/test/support/wait.js';
 import { startWorker } from '../src/worker.js';
+import { crashAt as crashAtPoint } from './support/crash.js';
 import { silentLogger } from './support/queues.js';
 
 jest.setTimeout(120_000);
@@ -50,24 +48,13 @@ afterAll(async () => {
 });
 
 /** Runs the crash worker until it kills itself at `point`. */
-function crashAt(point: string): Promise<NodeJS.Signals | null> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/test/support/crash-worker.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH,
-      ...testEnv(server.db.url, {
-        ...smtp.env,
-        REDIS_URL: redis.url,
-        REDIS_KEY_PREFIX: server.config.REDIS_KEY_PREFIX,
-        OUTBOX_POLL_MS: '50',
-        JOB_LOCK_DURATION_MS: LOCK_MS,
-        CRASH_AT: point,
-      }),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+const crashAt = (point: string) =>
+  crashAtPoint(server, point, {
+    ...smtp.env,
+    REDIS_URL: redis.url,
+    OUTBOX_POLL_MS: '50',
+    JOB_LOCK_DURATION_MS: LOCK_MS,
   });
-  return new Promise((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
-}
 
 describe('a worker killed during an email job', () => {
   it.each(Object.entries(DECLARED))(

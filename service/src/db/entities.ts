@@ -5,6 +5,7 @@ import { Comment } from '../modules/comments/comment.entity.js';
 import { EmailDelivery } from '../modules/email/email-delivery.entity.js';
 import { Outbox } from '../modules/outbox/outbox.entity.js';
 import { Follow } from '../modules/profiles/follow.entity.js';
+import { Notification, NotificationSetting } from '../modules/notifications/notification.entity.js';
 import { Tag } from '../modules/tags/tag.entity.js';
 import { User } from '../modules/users/user.entity.js';
 
@@ -21,4 +22,6 @@ export const entities = [
   Setting,
   Outbox,
   EmailDelivery,
+  Notification,
+  NotificationSetting,
 ];

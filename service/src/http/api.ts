@@ -2,6 +2,7 @@ import { adminRoutes } from '../modules/admin/admin.routes.js';
 import { articlesRoutes } from '../modules/articles/articles.routes.js';
 import { authRoutes } from '../modules/auth/auth.routes.js';
 import { commentsRoutes } from '../modules/comments/comments.routes.js';
+import { notificationsRoutes } from '../modules/notifications/notifications.routes.js';
 import { profilesRoutes } from '../modules/profiles/profiles.routes.js';
 import { tagsRoutes } from '../modules/tags/tags.routes.js';
 import { usersRoutes } from '../modules/users/users.routes.js';
@@ -21,4 +22,5 @@ export const API_ROUTES: readonly RouteDef[] = [
   ...commentsRoutes,
   ...tagsRoutes,
   ...adminRoutes,
+  ...notificationsRoutes,
 ];

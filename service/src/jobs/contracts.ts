@@ -16,9 +16,11 @@ import { z } from 'zod';
 export const EMAIL_QUEUE = 'email';
 /** Housekeeping jobs: cheap, idempotent, safe to run at any time on any worker. */
 export const MAINTENANCE_QUEUE = 'maintenance';
+/** In-app notification fan-out: many short batch jobs in parallel. */
+export const NOTIFICATIONS_QUEUE = 'notifications';
 
 /** Every queue the worker consumes; the backlog metric sums over these. */
-export const QUEUE_NAMES = [MAINTENANCE_QUEUE, EMAIL_QUEUE] as const;
+export const QUEUE_NAMES = [MAINTENANCE_QUEUE, EMAIL_QUEUE, NOTIFICATIONS_QUEUE] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Cross-cutting context carried from the producing request to the job (all strings). */
@@ -75,6 +77,54 @@ export const RECOMPUTE_TRENDING_TAGS = job(
   z.strictObject({}),
 );
 
+/**
+ * Fan-out of a published article to its author's followers (produced with the article, in the
+ * same transaction). Plans the work only: walks the author's followers in keyset pages of
+ * NOTIFICATION_BATCH_SIZE (`follower_id > after … limit n`, on the (followee, follower) index)
+ * and adds one NOTIFY_FOLLOWERS_BATCH job per page, with the deterministic jobId
+ * `notify:<articleId>:<after>`, so a rerun adds no second copy while Bull keeps the first. An
+ * article deleted or back in draft by then notifies nobody. At-least-once; effectively once
+ * through the batches' unique key.
+ */
+export const NOTIFY_FOLLOWERS = job(
+  'notify-followers',
+  NOTIFICATIONS_QUEUE,
+  z.strictObject({ articleId: id }),
+);
+/**
+ * One page of a fan-out: the followers with `after < follower_id <= upTo` (no upper bound when
+ * `upTo` is null: the last page, which also takes whoever followed since the plan). ONE
+ * multi-row `INSERT … SELECT … ON CONFLICT (article_id, user_id) DO NOTHING`, so the batch is
+ * all or nothing and running it again (retry, stalled worker, a re-planned overlapping page)
+ * adds no duplicate: at-least-once execution, exactly one notification per (article, follower).
+ */
+export const NOTIFY_FOLLOWERS_BATCH = job(
+  'notify-followers-batch',
+  NOTIFICATIONS_QUEUE,
+  z.strictObject({
+    articleId: id,
+    after: z.number().int().nonnegative(),
+    upTo: id.nullable(),
+  }),
+);
+/**
+ * Daily: for every user who opted in to the digest (notification_settings.digest) and has unread
+ * notifications newer than their last digest, writes one DIGEST_EMAIL outbox row for the UTC day
+ * and marks the day on the user's settings in the same statement, so running it twice the same
+ * day enqueues nothing more. Idempotent.
+ */
+export const SCHEDULE_DIGESTS = job('schedule-digests', MAINTENANCE_QUEUE, z.strictObject({}));
+/**
+ * The daily digest of a user's unread notifications. At-least-once, with the stable Message-ID
+ * `<digest-<userId>-<day>@<mail domain>>` (one per user per day); nothing is sent when the user
+ * turned the digest off or read everything meanwhile.
+ */
+export const DIGEST_EMAIL = job(
+  'digest-email',
+  EMAIL_QUEUE,
+  z.strictObject({ userId: id, day: z.iso.date() }),
+);
+
 /** Every job type the worker runs, by name. */
 export const JOBS = {
   [WELCOME_EMAIL.name]: WELCOME_EMAIL,
@@ -83,6 +133,10 @@ export const JOBS = {
   [PURGE_OUTBOX.name]: PURGE_OUTBOX,
   [PURGE_AUDIT_LOG.name]: PURGE_AUDIT_LOG,
   [RECOMPUTE_TRENDING_TAGS.name]: RECOMPUTE_TRENDING_TAGS,
+  [NOTIFY_FOLLOWERS.name]: NOTIFY_FOLLOWERS,
+  [NOTIFY_FOLLOWERS_BATCH.name]: NOTIFY_FOLLOWERS_BATCH,
+  [SCHEDULE_DIGESTS.name]: SCHEDULE_DIGESTS,
+  [DIGEST_EMAIL.name]: DIGEST_EMAIL,
 } as const;
 export type JobName = keyof typeof JOBS;
 
@@ -114,6 +168,8 @@ export const REPEATABLE_JOBS: RepeatableJob[] = [
   { contract: PURGE_AUDIT_LOG, cron: '20 3 * * *' },
   /** Every 10 minutes. */
   { contract: RECOMPUTE_TRENDING_TAGS, cron: '*/10 * * * *' },
+  /** Daily, 08:00 UTC. */
+  { contract: SCHEDULE_DIGESTS, cron: '0 8 * * *' },
 ];
 
 /** The one backoff strategy of every queue (registered under this name in the queue settings). */
@@ -179,6 +235,16 @@ export const QUEUES: Record<QueueName, QueueContract> = {
       // 5 attempts, about 5 s, 10 s, 20 s, 40 s apart (database blips).
       attempts: 5,
       backoff: { type: JITTERED_BACKOFF, options: { delayMs: 5_000, maxDelayMs: 5 * 60_000 } },
+      removeOnComplete: COMPLETED_RETENTION,
+      removeOnFail: FAILED_RETENTION,
+    },
+  },
+  [NOTIFICATIONS_QUEUE]: {
+    name: NOTIFICATIONS_QUEUE,
+    jobOptions: {
+      // 5 attempts, about 2 s, 4 s, 8 s, 16 s apart (database blips); each batch is one statement.
+      attempts: 5,
+      backoff: { type: JITTERED_BACKOFF, options: { delayMs: 2_000, maxDelayMs: 5 * 60_000 } },
       removeOnComplete: COMPLETED_RETENTION,
       removeOnFail: FAILED_RETENTION,
     },

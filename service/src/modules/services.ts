@@ -10,6 +10,7 @@ import type { Sessions } from './auth/sessions.js';
 import { SessionsService } from './auth/sessions.service.js';
 import { CommentsService } from './comments/comments.service.js';
 import { serviceFactory, type ServiceFactory } from './feature-service.js';
+import { NotificationsService } from './notifications/notifications.service.js';
 import { ProfilesService } from './profiles/profiles.service.js';
 import { TagsService } from './tags/tags.service.js';
 import type { Passwords } from './users/passwords.js';
@@ -40,6 +41,7 @@ export interface Services {
   sessions: SessionsService;
   tags: TagsService;
   users: UsersService;
+  notifications: NotificationsService;
 }
 
 /**
@@ -73,6 +75,7 @@ export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
     sessions,
     tags: serviceFactory(TagsService, reads),
     users,
+    notifications: serviceFactory(NotificationsService, {}),
   };
   return (em: EntityManager, actor: Actor) => {
     const built: Partial<Services> = {};

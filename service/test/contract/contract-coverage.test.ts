@@ -214,6 +214,7 @@ describe('roles and the write freeze', () => {
       CreateArticle: { article: { title: 'Frozen', description: 'd', body: 'b' } },
       UpdateArticle: { article: { description: 'frozen?' } },
       CreateArticleComment: { comment: { body: 'frozen?' } },
+      UpdateNotificationSettings: { settings: { digest: true } },
     })[operationId];
 
   scenario('when a non-admin calls any /admin operation, then 403', async () => {
@@ -612,6 +613,37 @@ describe('tags', () => {
     expect(res.body.tags).toContain('contract');
     expect((await api.get('/tags?limit=0')).status).toBe(422);
   });
+});
+
+describe('notifications', () => {
+  scenario(
+    'when bob lists, marks one and all read and sets the digest, then 200; alice marking his, 404',
+    async () => {
+      // A notification as the worker's fan-out writes it (no worker runs here).
+      const [row] = await server.sql<{ id: string }>(
+        `insert into notifications (user_id, article_id, created_at)
+         select u.id, a.id, now() from users u, articles a where u.username = ? and a.slug = ?
+         returning id::text as id`,
+        [bob.username, article.slug],
+      );
+      const list = await api.get('/notifications', { token: bob.token });
+      expect(list.status).toBe(200);
+      expect(list.body).toMatchObject({ notificationsCount: 1, unreadCount: 1 });
+      const path = `/notifications/${row!.id}/read`;
+      expect((await api.post(path, { token: alice.token })).status).toBe(404);
+      const marked = await api.post(path, { token: bob.token });
+      expect(marked.status).toBe(200);
+      expect(marked.body.notification.readAt).not.toBeNull();
+      expect((await api.post('/notifications/read', { token: bob.token })).status).toBe(200);
+      const settings = '/notifications/settings';
+      expect((await api.get(settings, { token: bob.token })).status).toBe(200);
+      const put = await api.put(settings, {
+        token: bob.token,
+        body: { settings: { digest: true } },
+      });
+      expect(put.status).toBe(200);
+    },
+  );
 });
 
 // The verdicts: they judge everything the scenarios recorded (and run any that did not run yet).

@@ -626,7 +626,15 @@ async function seedEach(out: Outcome[], deadLetters: DeadLetter[]): Promise<Outc
     if (needs.includes('slug')) {
       params.slug = (await server.api.createArticle(actor.token, { title: 'Seeded' })).slug;
     }
-    if (needs.includes('queue')) {
+    if (op.path.startsWith('/notifications/') && needs.includes('id')) {
+      // A notification of the actor's own, as the worker's fan-out writes it (no worker here).
+      const [row] = await server.sql<{ id: string }>(
+        `insert into notifications (user_id, article_id, created_at)
+         select ?, a.id, now() from articles a where a.slug = ? returning id::text as id`,
+        [subjectOf(actor.token), pool.articles[0]!.slug],
+      );
+      params.id = row!.id;
+    } else if (needs.includes('queue')) {
       // The admin's re-queue operation: a dead letter of its own (removed after the run).
       const dead = await createDeadLetter(server.config);
       deadLetters.push(dead);

@@ -134,6 +134,11 @@ export function injectionTargets(f: Fixtures): Record<string, Target> {
     AdminFailedJobs: { actor: 'admin' },
     // An unknown job: a 404 whatever is injected, and no queue changes.
     AdminRetryJob: { actor: 'admin', params: { queue: 'maintenance', id: '1' } },
+    GetNotifications: { actor: 'viewer' },
+    // No such notification of the viewer's: a 404 (or 422) whatever is injected.
+    MarkNotificationRead: { actor: 'viewer', params: { id: '999999999' } },
+    // Only a boolean is a digest setting: every payload is a 422.
+    UpdateNotificationSettings: { actor: 'viewer', body: { settings: { digest: true } } },
   };
 }
 

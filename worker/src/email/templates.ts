@@ -81,3 +81,52 @@ export function commentEmail(input: {
     ]),
   };
 }
+
+/** One line of a digest: an article someone the reader follows published. */
+export interface DigestItem {
+  title: string;
+  authorName: string;
+  /** Where the article can be read. */
+  url: string;
+}
+
+/** The daily digest of unread notifications: the newest `items`, out of `total` unread. */
+export function digestEmail(input: {
+  username: string;
+  total: number;
+  items: DigestItem[];
+}): Rendered {
+  const subject = subjectLine(
+    input.total === 1
+      ? '1 new article from people you follow'
+      : `${input.total} new articles from people you follow`,
+  );
+  const more = input.total - input.items.length;
+  const tail = more > 0 ? [`…and ${more} more.`] : [];
+  return {
+    subject,
+    text: [
+      `Hi ${input.username},`,
+      '',
+      'Since your last digest, people you follow published:',
+      '',
+      ...input.items.map((i) => `- "${i.title}" by ${i.authorName}: ${i.url}`),
+      ...tail,
+      '',
+      'You get this digest because you turned it on in your notification settings.',
+      '',
+      '— Plinth',
+    ].join('\n'),
+    html: layout(subject, [
+      `Hi ${escapeHtml(input.username)},`,
+      'Since your last digest, people you follow published:',
+      `<ul>${input.items
+        .map(
+          (i) =>
+            `<li><a href="${escapeHtml(i.url)}">${escapeHtml(i.title)}</a> by ${escapeHtml(i.authorName)}</li>`,
+        )
+        .join('')}</ul>${tail.map(escapeHtml).join('')}`,
+      'You get this digest because you turned it on in your notification settings.',
+    ]),
+  };
+}

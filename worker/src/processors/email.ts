@@ -21,7 +21,7 @@ export type EmailResult =
  * declared semantics are at-least-once with a stable Message-ID. A 5xx reply is permanent (final
  * failure); anything else (4xx, connection errors) is retried with backoff.
  */
-async function deliverOnce(
+export async function deliverOnce(
   deps: ProcessorDeps,
   job: Job,
   em: EntityManager,

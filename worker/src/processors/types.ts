@@ -1,7 +1,8 @@
 import type { ReadCache } from '../../../service/src/cache.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../../../service/src/config.js';
-import type { Job } from '../../../service/src/jobs/queue.js';
+import type { QueueName } from '../../../service/src/jobs/contracts.js';
+import type { Job, Queue } from '../../../service/src/jobs/queue.js';
 import type { Logger } from '../../../service/src/logger.js';
 import type { Mailer } from '../email/mailer.js';
 
@@ -19,6 +20,8 @@ export interface ProcessorDeps {
   mailer: Mailer;
   /** The API's read cache: a job that changes what reads show bumps its generations. */
   cache: ReadCache;
+  /** The worker's queue of each name, for jobs that spawn jobs (the notification fan-out). */
+  queue: (name: QueueName) => Queue;
   probe?: Probe;
 }
 

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { bullPrefix, type Job, type Queue } from '../../../service/src/jobs/queue.js';
 import { createLogger } from '../../../service/src/logger.js';
 import { TEST_REDIS_URL } from '../../../service/test/support/env.js';
+import { until } from '../../../service/test/support/wait.js';
 
 export const silentLogger = () => createLogger({ level: 'silent' });
 
@@ -36,4 +37,10 @@ export async function deleteQueueKeys(keyPrefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** Job `jobId` of `queue` once it completed (read after completion, so its return value is there). */
+export async function completedJob(queue: Queue, jobId: string, timeoutMs = 30_000): Promise<Job> {
+  await until(async () => (await (await queue.getJob(jobId))?.isCompleted()) === true, timeoutMs);
+  return (await queue.getJob(jobId))!;
 }

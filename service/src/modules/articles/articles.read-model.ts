@@ -55,7 +55,8 @@ export interface ArticleItem {
   dto: ArticleListItemDto;
 }
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+/** to_char() format of a UTC timestamp as the API writes it (`2026-11-30T12:00:00.000Z`). */
+export const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 const COLUMNS =
   'a.id, a.slug, a.title, a.description, a.status, a.favorites_count, a.author_id, ' +
   `to_char(a.created_at at time zone 'UTC', ${ISO}) as created_at, ` +

@@ -2,6 +2,7 @@ import { LockMode, sql, type EntityManager } from '@mikro-orm/postgresql';
 import type { ReadCache } from '../../cache.js';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { primarySource, type ReadRouter, type ReadSource } from '../../db/read-source.js';
+import { jobRequest, NOTIFY_FOLLOWERS } from '../../jobs/contracts.js';
 import { JsonText } from '../../json-text.js';
 import { NotFoundError } from '../../errors.js';
 import { asArticle } from '../auth/abilities.js';
@@ -283,6 +284,7 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
         });
         await em.flush();
         await this.replaceTags(em, created.id, tagList);
+        if (created.status === 'published') this.notifyFollowers(em, created.id);
         return created;
       });
     const article = await this.deps.cache.write(['lists', 'tags'], write, (a) => [
@@ -328,6 +330,9 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
             article.bodyHtmlVersion = RENDERER_VERSION;
           }
           if (titleChanged) article.slug = newSlug;
+          if (existing.status === 'draft' && article.status === 'published') {
+            this.notifyFollowers(em, article.id);
+          }
           if (tagList !== undefined) {
             await this.replaceTags(em, article.id, tagList);
             article.updatedAt = new Date();
@@ -410,6 +415,14 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     const result = await this.deps.cache.write(['lists', `article:${slug}`], write);
     if (!result) throw new NotFoundError('article');
     return result.dto;
+  }
+
+  /**
+   * Publishing notifies the author's followers: a fan-out job committed with the article (the
+   * outbox), run in batches by the worker (NOTIFY_FOLLOWERS in service/src/jobs/contracts.ts).
+   */
+  private notifyFollowers(em: EntityManager, articleId: number): void {
+    this.enqueue(em, jobRequest(NOTIFY_FOLLOWERS, { articleId }));
   }
 
   private async bumpFavorites(em: EntityManager, articleId: number, delta: 1 | -1) {

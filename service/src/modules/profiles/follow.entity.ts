@@ -21,6 +21,10 @@ export const FollowSchema = defineEntity({
         .foreignKeyName('follows_followee_id_foreign'),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
+  indexes: [
+    // An author's followers in id order: the notification fan-out's keyset pages.
+    { name: 'follows_followee_follower_idx', properties: ['followee', 'follower'] },
+  ],
 });
 
 export class Follow extends FollowSchema.class {}

@@ -10,6 +10,8 @@ import {
   QUEUES,
   RECOMPUTE_TRENDING_TAGS,
   REPEATABLE_JOBS,
+  BUILD_EXPORT,
+  PURGE_EXPORTS,
   WELCOME_EMAIL,
   type JobData,
   type JobName,
@@ -40,6 +42,8 @@ import {
   recomputeTrendingTagsProcessor,
 } from './processors/maintenance.js';
 import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
+import { buildExportProcessor, purgeExportsProcessor } from './processors/exports.js';
+import { createStorage, type ObjectStorage } from '../../service/src/storage/index.js';
 import type { Probe, Processor, ProcessorDeps } from './processors/types.js';
 import { startRelay, type Relay } from './relay.js';
 
@@ -56,6 +60,8 @@ export interface WorkerDeps {
    * @default one on REDIS_CACHE_URL (else REDIS_URL), as the API's
    */
   cache?: ReadCache;
+  /** Where user files go (data exports). @default the one the config names (createStorage) */
+  storage?: ObjectStorage;
 }
 
 /** The read cache the API uses, on its own connection; fails open like the API's. */
@@ -79,6 +85,8 @@ function processors(deps: ProcessorDeps): Record<JobName, Processor> {
     [RECOMPUTE_TRENDING_TAGS.name]: recomputeTrendingTagsProcessor(deps),
     [WELCOME_EMAIL.name]: welcomeEmailProcessor(deps),
     [COMMENT_EMAIL.name]: commentEmailProcessor(deps),
+    [BUILD_EXPORT.name]: buildExportProcessor(deps),
+    [PURGE_EXPORTS.name]: purgeExportsProcessor(deps),
   };
 }
 
@@ -169,6 +177,7 @@ export async function startWorker(
     ...deps,
     mailer,
     cache,
+    storage: deps.storage ?? createStorage(config).storage,
     ...(options.probe ? { probe: options.probe } : {}),
   });
 

@@ -7,6 +7,7 @@ import { Outbox } from '../modules/outbox/outbox.entity.js';
 import { Follow } from '../modules/profiles/follow.entity.js';
 import { Tag } from '../modules/tags/tag.entity.js';
 import { User } from '../modules/users/user.entity.js';
+import { DataExport } from '../modules/exports/data-export.entity.js';
 
 /** The explicit entity list: no folder scanning, identical in ts (dev/test) and js (dist). */
 export const entities = [
@@ -21,4 +22,5 @@ export const entities = [
   Setting,
   Outbox,
   EmailDelivery,
+  DataExport,
 ];

@@ -50,6 +50,7 @@ export function buildExportProcessor(deps: ProcessorDeps) {
         },
       });
       await deps.storage.put(key, file.body, 'application/gzip');
+      await deps.probe?.('export-stored', job);
       const done = await em.execute<{ affectedRows: number }>(
         `update data_exports set status = 'done', progress = 100, object_key = ?, size_bytes = ?,
            error = null, finished_at = now(),
@@ -111,7 +112,7 @@ export async function purgeExports(
     if (keys.length > 0) await storage.delete(keys);
     if (rows.length > 0) {
       await em.execute(
-        'delete from data_exports where id = any(?::uuid[])',
+        'delete from data_exports where id in (?)',
         [rows.map((r) => r.id)],
         'run',
       );

@@ -274,6 +274,14 @@ const configFields = z.object({
     .optional(),
   /** Where user files go without S3_BUCKET (dev, tests, a single host). */
   STORAGE_DIR: z.string().min(1).default('.local/storage'),
+  /** How long a data export's download link works; each GET of the export signs a fresh one. */
+  EXPORT_LINK_TTL_SECONDS: int(60, 7 * 24 * 3600).default(15 * 60),
+  /** A done data export (file and record) is deleted this many days after it was built. */
+  EXPORT_RETENTION_DAYS: int(1, 365).default(7),
+  /** Data exports a user may request per 24 hours (more: 429 until the oldest is a day old). */
+  EXPORT_MAX_PER_DAY: int(1, 1000).default(5),
+  /** Rows an export reads per query (and per progress update). */
+  EXPORT_PAGE_SIZE: int(1, 10_000).default(500),
   /** SMTP server for email (SES's SMTP interface in AWS). Unset: emails are rendered and logged, not sent. */
   SMTP_HOST: z.string().min(1).optional(),
   /** SMTP port: 465 is TLS from the start, others upgrade with STARTTLS. @default 587 */

@@ -14,6 +14,8 @@ import {
   RECOMPUTE_TRENDING_TAGS,
   REPEATABLE_JOBS,
   SCHEDULE_DIGESTS,
+  BUILD_EXPORT,
+  PURGE_EXPORTS,
   WELCOME_EMAIL,
   type JobData,
   type JobName,
@@ -50,6 +52,8 @@ import {
   scheduleDigestsProcessor,
 } from './processors/notifications.js';
 import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
+import { buildExportProcessor, purgeExportsProcessor } from './processors/exports.js';
+import { createStorage, type ObjectStorage } from '../../service/src/storage/index.js';
 import type { Probe, Processor, ProcessorDeps } from './processors/types.js';
 import { startRelay, type Relay } from './relay.js';
 
@@ -66,6 +70,8 @@ export interface WorkerDeps {
    * @default one on REDIS_CACHE_URL (else REDIS_URL), as the API's
    */
   cache?: ReadCache;
+  /** Where user files go (data exports). @default the one the config names (createStorage) */
+  storage?: ObjectStorage;
 }
 
 /** The read cache the API uses, on its own connection; fails open like the API's. */
@@ -93,6 +99,8 @@ function processors(deps: ProcessorDeps): Record<JobName, Processor> {
     [NOTIFY_FOLLOWERS_BATCH.name]: notifyFollowersBatchProcessor(deps),
     [SCHEDULE_DIGESTS.name]: scheduleDigestsProcessor(deps),
     [DIGEST_EMAIL.name]: digestEmailProcessor(deps),
+    [BUILD_EXPORT.name]: buildExportProcessor(deps),
+    [PURGE_EXPORTS.name]: purgeExportsProcessor(deps),
   };
 }
 
@@ -184,6 +192,7 @@ export async function startWorker(
     mailer,
     cache,
     queue: (name) => byName.get(name)!,
+    storage: deps.storage ?? createStorage(config).storage,
     ...(options.probe ? { probe: options.probe } : {}),
   });
 

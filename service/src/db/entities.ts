@@ -8,6 +8,7 @@ import { Follow } from '../modules/profiles/follow.entity.js';
 import { Notification, NotificationSetting } from '../modules/notifications/notification.entity.js';
 import { Tag } from '../modules/tags/tag.entity.js';
 import { User } from '../modules/users/user.entity.js';
+import { DataExport } from '../modules/exports/data-export.entity.js';
 
 /** The explicit entity list: no folder scanning, identical in ts (dev/test) and js (dist). */
 export const entities = [
@@ -24,4 +25,5 @@ export const entities = [
   EmailDelivery,
   Notification,
   NotificationSetting,
+  DataExport,
 ];

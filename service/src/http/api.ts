@@ -3,6 +3,7 @@ import { articlesRoutes } from '../modules/articles/articles.routes.js';
 import { authRoutes } from '../modules/auth/auth.routes.js';
 import { commentsRoutes } from '../modules/comments/comments.routes.js';
 import { notificationsRoutes } from '../modules/notifications/notifications.routes.js';
+import { exportsRoutes } from '../modules/exports/exports.routes.js';
 import { profilesRoutes } from '../modules/profiles/profiles.routes.js';
 import { tagsRoutes } from '../modules/tags/tags.routes.js';
 import { usersRoutes } from '../modules/users/users.routes.js';
@@ -16,6 +17,7 @@ export const API_PREFIX = '/api';
  */
 export const API_ROUTES: readonly RouteDef[] = [
   ...usersRoutes,
+  ...exportsRoutes,
   ...authRoutes,
   ...profilesRoutes,
   ...articlesRoutes,

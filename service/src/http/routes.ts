@@ -54,7 +54,7 @@ export interface RouteDef<
   params?: P;
   query?: Q;
   body?: B;
-  success: { status: 200 | 201 | 204; description: string; schema?: z.ZodType };
+  success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType };
   /**
    * Refused with 503 during the maintenance write freeze.
    * @default true for non-GET routes that need a user; false otherwise

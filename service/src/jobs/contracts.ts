@@ -19,8 +19,16 @@ export const MAINTENANCE_QUEUE = 'maintenance';
 /** In-app notification fan-out: many short batch jobs in parallel. */
 export const NOTIFICATIONS_QUEUE = 'notifications';
 
+/** Users' data exports: long jobs (seconds to minutes), kept apart so they never delay mail. */
+export const EXPORTS_QUEUE = 'exports';
+
 /** Every queue the worker consumes; the backlog metric sums over these. */
-export const QUEUE_NAMES = [MAINTENANCE_QUEUE, EMAIL_QUEUE, NOTIFICATIONS_QUEUE] as const;
+export const QUEUE_NAMES = [
+  MAINTENANCE_QUEUE,
+  EMAIL_QUEUE,
+  NOTIFICATIONS_QUEUE,
+  EXPORTS_QUEUE,
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Cross-cutting context carried from the producing request to the job (all strings). */
@@ -124,6 +132,27 @@ export const DIGEST_EMAIL = job(
   EMAIL_QUEUE,
   z.strictObject({ userId: id, day: z.iso.date() }),
 );
+/**
+ * Builds a user's data export (`data_exports` row `exportId`): streams their rows from
+ * PostgreSQL page by page into gzipped JSON, writing progress after every page, stores it at
+ * `exports/<userId>/<exportId>.json.gz` and marks the row done. Idempotent by state: a done,
+ * failed or purged export is left as it is; a queued or running one (a retry, or a rerun after
+ * the worker died mid-export) is rebuilt from the start and overwrites the same key, so the
+ * stored file is always one complete build. Exactly one file per export; the final failure of
+ * the last attempt marks the row failed.
+ */
+export const BUILD_EXPORT = job(
+  'build-export',
+  EXPORTS_QUEUE,
+  z.strictObject({ exportId: z.uuid() }),
+);
+/**
+ * Deletes data exports past their retention (`expires_at`, EXPORT_RETENTION_DAYS after they
+ * were done): the file first, then the row, so a crash in between only leaves a row whose file
+ * is already gone (deleted again next run). Also fails exports stuck queued or running for a
+ * day (a job lost for good), so the user may request a new one. Idempotent.
+ */
+export const PURGE_EXPORTS = job('purge-exports', MAINTENANCE_QUEUE, z.strictObject({}));
 
 /** Every job type the worker runs, by name. */
 export const JOBS = {
@@ -137,6 +166,8 @@ export const JOBS = {
   [NOTIFY_FOLLOWERS_BATCH.name]: NOTIFY_FOLLOWERS_BATCH,
   [SCHEDULE_DIGESTS.name]: SCHEDULE_DIGESTS,
   [DIGEST_EMAIL.name]: DIGEST_EMAIL,
+  [BUILD_EXPORT.name]: BUILD_EXPORT,
+  [PURGE_EXPORTS.name]: PURGE_EXPORTS,
 } as const;
 export type JobName = keyof typeof JOBS;
 
@@ -170,6 +201,8 @@ export const REPEATABLE_JOBS: RepeatableJob[] = [
   { contract: RECOMPUTE_TRENDING_TAGS, cron: '*/10 * * * *' },
   /** Daily, 08:00 UTC. */
   { contract: SCHEDULE_DIGESTS, cron: '0 8 * * *' },
+  /** Hourly, at minute 40 (UTC): expired exports go within an hour of their expiry. */
+  { contract: PURGE_EXPORTS, cron: '40 * * * *' },
 ];
 
 /** The one backoff strategy of every queue (registered under this name in the queue settings). */
@@ -245,6 +278,19 @@ export const QUEUES: Record<QueueName, QueueContract> = {
       // 5 attempts, about 2 s, 4 s, 8 s, 16 s apart (database blips); each batch is one statement.
       attempts: 5,
       backoff: { type: JITTERED_BACKOFF, options: { delayMs: 2_000, maxDelayMs: 5 * 60_000 } },
+      removeOnComplete: COMPLETED_RETENTION,
+      removeOnFail: FAILED_RETENTION,
+    },
+  },
+  [EXPORTS_QUEUE]: {
+    name: EXPORTS_QUEUE,
+    // Each export holds a database connection for its whole run and a compressed copy in
+    // memory: two per worker leaves the pool and memory to the other queues.
+    concurrency: 2,
+    jobOptions: {
+      // 4 attempts, about 15 s, 30 s, 60 s apart: a database or storage blip, not an outage.
+      attempts: 4,
+      backoff: { type: JITTERED_BACKOFF, options: { delayMs: 15_000, maxDelayMs: 5 * 60_000 } },
       removeOnComplete: COMPLETED_RETENTION,
       removeOnFail: FAILED_RETENTION,
     },

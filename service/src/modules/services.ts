@@ -9,6 +9,7 @@ import type { Actor } from './auth/actor.js';
 import type { Sessions } from './auth/sessions.js';
 import { SessionsService } from './auth/sessions.service.js';
 import { CommentsService } from './comments/comments.service.js';
+import { ExportsService, type ExportsDeps } from './exports/exports.service.js';
 import { serviceFactory, type ServiceFactory } from './feature-service.js';
 import { NotificationsService } from './notifications/notifications.service.js';
 import { ProfilesService } from './profiles/profiles.service.js';
@@ -30,6 +31,8 @@ export interface ServicesDeps {
   cache: ReadCache;
   /** Where plain reads run. @default primaryRouter (the request's em) */
   readRouter?: ReadRouter;
+  /** Data exports: their settings and the storage that signs their download links. */
+  exports: ExportsDeps;
 }
 
 /** Every feature service, for one unit of work and one actor. */
@@ -37,6 +40,7 @@ export interface Services {
   admin: AdminService;
   articles: ArticlesService;
   comments: CommentsService;
+  exports: ExportsService;
   profiles: ProfilesService;
   sessions: SessionsService;
   tags: TagsService;
@@ -71,6 +75,7 @@ export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
     }),
     articles,
     comments: serviceFactory(CommentsService, { articles, ...reads }),
+    exports: serviceFactory(ExportsService, deps.exports),
     profiles: serviceFactory(ProfilesService, reads),
     sessions,
     tags: serviceFactory(TagsService, reads),

@@ -38,6 +38,8 @@ let admin: Registered;
 /** An article by alice, with one comment by alice; generic scenarios never reach handlers. */
 let article: { slug: string };
 let comment: { id: number };
+/** A data export of alice's (queued: no worker runs here). */
+let dataExport: { id: string };
 
 beforeAll(async () => {
   server = await startTestServer({ LOG_LEVEL: 'warn', BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES) });
@@ -56,6 +58,9 @@ beforeAll(async () => {
     body: { comment: { body: 'First!' } },
   });
   comment = created.body.comment;
+  const requested = await api.post('/user/exports', { token: alice.token });
+  expect(requested.status).toBe(202);
+  dataExport = requested.body.export;
 }, 60_000);
 afterAll(() => server.close());
 
@@ -66,6 +71,7 @@ function pathOf(op: Operation): string {
     username: bob.username,
     id: String(comment.id),
     queue: MAINTENANCE_QUEUE,
+    exportId: dataExport.id,
   };
   return op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (!(name in values)) throw new Error(`no fixture for path parameter ${name} of ${op.path}`);
@@ -421,6 +427,26 @@ describe('users', () => {
         body: { user: { image: 'javascript:alert(1)' } },
       });
       expect(bad.status).toBe(422);
+    },
+  );
+});
+
+describe('data exports', () => {
+  scenario(
+    'when a user requests an export again, lists and reads theirs, then 202 (the same one), 200, 200; someone else’s, 404',
+    async () => {
+      const again = await api.post('/user/exports', { token: alice.token });
+      expect(again.status).toBe(202);
+      expect(again.body.export.id).toBe(dataExport.id);
+      const list = await api.get('/user/exports', { token: alice.token });
+      expect(list.status).toBe(200);
+      expect(list.body.exports.map((e: { id: string }) => e.id)).toEqual([dataExport.id]);
+      const one = await api.get(`/user/exports/${dataExport.id}`, { token: alice.token });
+      expect(one.status).toBe(200);
+      expect(one.body.export).toMatchObject({ id: dataExport.id, status: 'queued', progress: 0 });
+      expect((await api.get(`/user/exports/${dataExport.id}`, { token: bob.token })).status).toBe(
+        404,
+      );
     },
   );
 });

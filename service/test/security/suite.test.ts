@@ -68,6 +68,8 @@ describe('injection: every parameter of every operation', () => {
     });
     await server.api.post(`/articles/${published.slug}/favorite`, { token: viewer.token });
     await server.api.post(`/profiles/${victim.username}/follow`, { token: viewer.token });
+    const dataExport = await server.api.post('/user/exports', { token: victim.token });
+    expect(dataExport.status).toBe(202);
     fixtures = {
       admin,
       viewer,
@@ -75,6 +77,7 @@ describe('injection: every parameter of every operation', () => {
       published: published.slug,
       draft: draft.body.article.slug,
       commentId: comment.body.comment.id,
+      exportId: dataExport.body.export.id,
     };
   });
 

@@ -69,6 +69,8 @@ export interface Fixtures {
   published: string;
   draft: string;
   commentId: number;
+  /** A data export of the victim's. */
+  exportId: string;
 }
 
 /** Where each operation's requests are aimed (see Target). */
@@ -125,6 +127,8 @@ export function injectionTargets(f: Fixtures): Record<string, Target> {
       params: { slug: f.published, id: String(f.commentId) },
     },
     GetTags: { actor: 'viewer' },
+    // Someone else's export: a 404 whatever is injected.
+    GetDataExport: { actor: 'viewer', params: { exportId: f.exportId } },
     AdminListUsers: { actor: 'admin' },
     AdminAuditLog: { actor: 'admin' },
     AdminChangeRole: { actor: 'admin', params: user, body: { user: { role: 'viewer' } } },

@@ -4,6 +4,7 @@ import type { Config } from '../../../service/src/config.js';
 import type { QueueName } from '../../../service/src/jobs/contracts.js';
 import type { Job, Queue } from '../../../service/src/jobs/queue.js';
 import type { Logger } from '../../../service/src/logger.js';
+import type { ObjectStorage } from '../../../service/src/storage/index.js';
 import type { Mailer } from '../email/mailer.js';
 
 /**
@@ -22,6 +23,8 @@ export interface ProcessorDeps {
   cache: ReadCache;
   /** The worker's queue of each name, for jobs that spawn jobs (the notification fan-out). */
   queue: (name: QueueName) => Queue;
+  /** Where user files go (data exports). */
+  storage: ObjectStorage;
   probe?: Probe;
 }
 

@@ -103,4 +103,22 @@ export const EXPORT_SECTIONS: ExportSection[] = [
               where f.follower_id = ? and f.followee_id > ? order by f.followee_id limit ?`,
     cursor: 'userId',
   }),
+  keysetSection({
+    name: 'notifications',
+    countSql: 'select count(*)::int as n from notifications where user_id = ?',
+    pageSql: `select n.id, a.slug as "articleSlug", a.title as "articleTitle",
+                u.username as "author", n.created_at as "createdAt", n.read_at as "readAt"
+              from notifications n join articles a on a.id = n.article_id
+              join users u on u.id = a.author_id
+              where n.user_id = ? and n.id > ? order by n.id limit ?`,
+    cursor: 'id',
+  }),
+  keysetSection({
+    name: 'notificationSettings',
+    shape: 'object',
+    countSql: 'select count(*)::int as n from notification_settings where user_id = ?',
+    pageSql: `select user_id as "userId", digest, updated_at as "updatedAt"
+              from notification_settings where user_id = ? and user_id > ? order by user_id limit ?`,
+    cursor: 'userId',
+  }),
 ];

@@ -20,6 +20,8 @@ export interface ExpectedExport {
   commentIds: number[];
   favoriteSlugs: string[];
   following: string[];
+  /** Slugs of the articles the user was notified of (an article `other` published after the follow). */
+  notifiedSlugs: string[];
   /** Text of another user's data that must appear nowhere in the file. */
   foreign: string[];
 }
@@ -27,10 +29,15 @@ export interface ExpectedExport {
 /**
  * Two users with data each through the API: `owner` writes 3 articles (one tagged), comments on
  * their own and the other's article, favorites the other's article and follows them; `other`
- * writes an article, comments on the owner's and favorites it. Enough rows for several pages at
+ * writes an article, comments on the owner's and favorites it and, with `notify` (a worker must
+ * be running), publishes one more, which notifies the owner. Enough rows for several pages at
  * EXPORT_PAGE_SIZE=2.
  */
-export async function usersWithData(server: TestServer, prefix: string): Promise<ExpectedExport> {
+export async function usersWithData(
+  server: TestServer,
+  prefix: string,
+  options: { notify: boolean } = { notify: true },
+): Promise<ExpectedExport> {
   const { api } = server;
   const owner = await api.register(`${prefix}own`);
   const other = await api.register(`${prefix}oth`);
@@ -69,12 +76,23 @@ export async function usersWithData(server: TestServer, prefix: string): Promise
   expect(
     (await api.post(`/profiles/${other.username}/follow`, { token: owner.token })).status,
   ).toBe(200);
+  const notifiedSlugs: string[] = [];
+  if (options.notify) {
+    // Published after the follow: the fan-out (run by the test's worker) notifies the owner.
+    const news = await api.createArticle(other.token, { title: `${prefix} other news` });
+    await until(async () => {
+      const res = await api.get('/notifications', { token: owner.token });
+      return res.body.notifications?.some((n: any) => n.article.slug === news.slug) === true;
+    }, 30_000);
+    notifiedSlugs.push(news.slug);
+  }
   return {
     user: owner,
     articleSlugs: articles.map((a) => a.slug as string),
     commentIds,
     favoriteSlugs: [theirs.slug],
     following: [other.username],
+    notifiedSlugs,
     foreign: [other.email, `${prefix} other secret body`, `${prefix} other secret comment`],
   };
 }
@@ -128,6 +146,10 @@ export function expectExportOf(file: any, expected: ExpectedExport, exportId: st
     expected.favoriteSlugs,
   );
   expect(file.following.map((f: { username: string }) => f.username)).toEqual(expected.following);
+  expect(file.notifications.map((n: { articleSlug: string }) => n.articleSlug)).toEqual(
+    expected.notifiedSlugs,
+  );
+  expect(file.notificationSettings).toBeNull();
   const text = JSON.stringify(file);
   for (const foreign of expected.foreign) expect(text).not.toContain(foreign);
 }

@@ -1,4 +1,5 @@
 import { route, type RouteDef } from '../../http/routes.js';
+import { jsonObject } from '../../json-text.js';
 import {
   ListNotificationsQuery,
   MarkAllReadResponse,
@@ -28,11 +29,11 @@ export const notificationsRoutes: RouteDef[] = [
     },
     handler: async ({ query, services }) => {
       const page = await services.notifications.list(query);
-      return {
+      return jsonObject({
         notifications: page.items,
         notificationsCount: page.count,
         unreadCount: page.unread,
-      };
+      });
     },
   }),
   route({

@@ -1,5 +1,6 @@
 import { primarySource } from '../../db/read-source.js';
 import { NotFoundError } from '../../errors.js';
+import type { JsonText } from '../../json-text.js';
 import { asAccount } from '../auth/abilities.js';
 import { FeatureService } from '../feature-service.js';
 import { listNotifications, markRead } from './notifications.read-model.js';
@@ -14,7 +15,7 @@ export class NotificationsService extends FeatureService {
   async list(page: {
     limit: number;
     offset: number;
-  }): Promise<{ items: NotificationDto[]; count: number; unread: number }> {
+  }): Promise<{ items: JsonText<NotificationDto[]>; count: number; unread: number }> {
     return listNotifications(primarySource(this.em), this.user.id, page);
   }
 

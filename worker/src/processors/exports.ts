@@ -111,11 +111,7 @@ export async function purgeExports(
     const keys = rows.flatMap((r) => (r.objectKey ? [r.objectKey] : []));
     if (keys.length > 0) await storage.delete(keys);
     if (rows.length > 0) {
-      await em.execute(
-        'delete from data_exports where id in (?)',
-        [rows.map((r) => r.id)],
-        'run',
-      );
+      await em.execute('delete from data_exports where id in (?)', [rows.map((r) => r.id)], 'run');
     }
     deleted += rows.length;
     if (rows.length < PURGE_BATCH) break;

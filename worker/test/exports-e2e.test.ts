@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
   BUILD_EXPORT,
+  EXPORTS_QUEUE,
   jobRequest,
   PURGE_EXPORTS,
   type JobRequest,
@@ -186,6 +187,26 @@ describe('a data export', () => {
       headers: { Cookie: session.cookie, 'X-CSRF-Token': session.csrf },
     });
     expect(ok.status).toBe(202);
+  });
+
+  it('when one user sends several requests at once, then all get the same export and one job is queued', async () => {
+    const user = await server.register('e2erace');
+    // Held here, so no export can finish (and make room for a second) while they arrive.
+    const queue = worker.queue(EXPORTS_QUEUE);
+    await queue.pause(true);
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => server.api.post('/user/exports', { token: user.token })),
+    ).finally(() => queue.resume(true));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    const ids = new Set(answers.map((a) => a.body.export.id));
+    expect(ids.size).toBe(1);
+    const [counts] = await server.sql<{ exports: number; jobs: number }>(
+      `select (select count(*)::int from data_exports e join users u on u.id = e.user_id
+               where u.username = ?) as exports,
+              (select count(*)::int from outbox where name = ? and payload->>'exportId' = ?) as jobs`,
+      [user.username, BUILD_EXPORT.name, [...ids][0]],
+    );
+    expect(counts).toEqual({ exports: 1, jobs: 1 });
   });
 
   it('when a user has requested EXPORT_MAX_PER_DAY exports in 24 hours, then the next is 429 with Retry-After', async () => {

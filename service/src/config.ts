@@ -274,7 +274,10 @@ const configFields = z.object({
     .optional(),
   /** Where user files go without S3_BUCKET (dev, tests, a single host). */
   STORAGE_DIR: z.string().min(1).default('.local/storage'),
-  /** How long a data export's download link works; each GET of the export signs a fresh one. */
+  /**
+   * How long a data export's download link works; each GET of the export signs a fresh one. On S3
+   * a presigned link also dies with the task role's temporary credentials (hours): keep it short.
+   */
   EXPORT_LINK_TTL_SECONDS: int(60, 7 * 24 * 3600).default(15 * 60),
   /** A done data export (file and record) is deleted this many days after it was built. */
   EXPORT_RETENTION_DAYS: int(1, 365).default(7),

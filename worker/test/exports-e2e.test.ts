@@ -6,12 +6,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
   BUILD_EXPORT,
+  EXPORTS_QUEUE,
   jobRequest,
   PURGE_EXPORTS,
   type JobRequest,
 } from '../../service/src/jobs/contracts.js';
 import { enqueue } from '../../service/src/jobs/outbox.js';
-import { DownloadSigner } from '../../service/src/storage/index.js';
+import {
+  createStorage,
+  DownloadSigner,
+  type ObjectStorage,
+} from '../../service/src/storage/index.js';
 import { freePort } from '../../service/test/support/process.js';
 import { startTestServer, type TestServer } from '../../service/test/support/server.js';
 import { startSession } from '../../service/test/support/sessions.js';
@@ -35,6 +40,7 @@ let worker: RunningWorker;
 let data: ExpectedExport;
 /** The owner's export, built by the first test. */
 let built: { id: string; downloadUrl: string };
+let failPuts = false;
 
 beforeAll(async () => {
   storage = await tempStorageDir();
@@ -47,11 +53,25 @@ beforeAll(async () => {
       // Several pages per section, so paging and progress are exercised.
       EXPORT_PAGE_SIZE: '2',
       EXPORT_MAX_PER_DAY: '3',
+      // Quick retries for the failing-storage test.
+      JOB_BACKOFF_DELAY_MS: '10',
     },
     { port },
   );
+  const real = createStorage(server.config).storage;
+  // The worker's storage, which a test can make refuse writes.
+  const workerStorage: ObjectStorage = {
+    driver: real.driver,
+    put: (key, body, type) =>
+      failPuts
+        ? Promise.reject(new Error('storage unavailable (test)'))
+        : real.put(key, body, type),
+    get: (key) => real.get(key),
+    delete: (keys) => real.delete(keys),
+    downloadUrl: (key, options) => real.downloadUrl(key, options),
+  };
   worker = await startWorker(
-    { config: server.config, orm: server.orm, logger: silentLogger() },
+    { config: server.config, orm: server.orm, logger: silentLogger(), storage: workerStorage },
     { concurrency: 2 },
   );
   data = await usersWithData(server, 'e2e');
@@ -188,6 +208,26 @@ describe('a data export', () => {
     expect(ok.status).toBe(202);
   });
 
+  it('when one user sends several requests at once, then all get the same export and one job is queued', async () => {
+    const user = await server.register('e2erace');
+    // Held here, so no export can finish (and make room for a second) while they arrive.
+    const queue = worker.queue(EXPORTS_QUEUE);
+    await queue.pause(true);
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => server.api.post('/user/exports', { token: user.token })),
+    ).finally(() => queue.resume(true));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    const ids = new Set(answers.map((a) => a.body.export.id));
+    expect(ids.size).toBe(1);
+    const [counts] = await server.sql<{ exports: number; jobs: number }>(
+      `select (select count(*)::int from data_exports e join users u on u.id = e.user_id
+               where u.username = ?) as exports,
+              (select count(*)::int from outbox where name = ? and payload->>'exportId' = ?) as jobs`,
+      [user.username, BUILD_EXPORT.name, [...ids][0]],
+    );
+    expect(counts).toEqual({ exports: 1, jobs: 1 });
+  });
+
   it('when a user has requested EXPORT_MAX_PER_DAY exports in 24 hours, then the next is 429 with Retry-After', async () => {
     const user = await server.register('e2equota');
     await server.sql(
@@ -202,6 +242,38 @@ describe('a data export', () => {
     // The oldest of the three is 3 hours old: free again in about 21 hours.
     expect(retryAfter).toBeGreaterThan(20 * 3600);
     expect(retryAfter).toBeLessThanOrEqual(21 * 3600);
+  });
+
+  it('when storing fails on every attempt, then it ends failed with a readable error after its attempts, and a new one can be requested', async () => {
+    const user = await server.register('e2efail');
+    failPuts = true;
+    let first: any;
+    try {
+      const res = await server.api.post('/user/exports', { token: user.token });
+      expect(res.status).toBe(202);
+      first = await settledExport(server, user.token, res.body.export.id);
+    } finally {
+      failPuts = false;
+    }
+    expect(first).toMatchObject({
+      status: 'failed',
+      error: 'the export could not be built; please request a new one',
+    });
+    expect(first).not.toHaveProperty('downloadUrl');
+    const [job] = await server.sql<{ id: string }>(
+      `select id::text as id from outbox where name = ? and payload->>'exportId' = ?`,
+      [BUILD_EXPORT.name, first.id],
+    );
+    const failed = await worker.queue(EXPORTS_QUEUE).getJob(job!.id);
+    expect(failed!.attemptsMade).toBe(failed!.opts.attempts);
+    expect(failed!.failedReason).toBe('storage unavailable (test)');
+
+    const again = await server.api.post('/user/exports', { token: user.token });
+    expect(again.status).toBe(202);
+    expect(again.body.export.id).not.toBe(first.id);
+    expect(await settledExport(server, user.token, again.body.export.id)).toMatchObject({
+      status: 'done',
+    });
   });
 
   it('when it is past its retention, then the purge job deletes its file and its record', async () => {

@@ -284,8 +284,8 @@ export const QUEUES: Record<QueueName, QueueContract> = {
   },
   [EXPORTS_QUEUE]: {
     name: EXPORTS_QUEUE,
-    // Each export holds a database connection for its whole run and a compressed copy in
-    // memory: two per worker leaves the pool and memory to the other queues.
+    // Each export runs a query per page and holds its compressed file in memory until stored:
+    // two at a time per worker leaves the pool and memory to the other queues.
     concurrency: 2,
     jobOptions: {
       // 4 attempts, about 15 s, 30 s, 60 s apart: a database or storage blip, not an outage.

@@ -69,6 +69,8 @@ const pool = {
   users: [] as PoolUser[],
   articles: [] as { slug: string; author: string }[],
   comments: [] as { slug: string; id: number; author: string }[],
+  /** Data exports and the user who requested each. */
+  exports: [] as { id: string; owner: string }[],
   usernames: new Set<string>(),
   tags: new Set<string>(),
 };
@@ -440,6 +442,10 @@ function knownTarget(plan: Plan): { params: Record<string, string>; owner?: stri
     const a = pick(pool.articles, plan.pick);
     return a ? { params: { slug: a.slug }, owner: a.author } : { params: {} };
   }
+  if (needs.includes('exportId')) {
+    const e = pick(pool.exports, plan.pick);
+    return e ? { params: { exportId: e.id }, owner: e.owner } : { params: {} };
+  }
   if (needs.includes('username')) {
     // The admin is never the target, so an admin request cannot suspend or demote itself.
     const usernames = [...pool.usernames].filter((u) => u !== pool.admin?.username);
@@ -579,6 +585,11 @@ function harvest({ plan, params, res, actor, sentPassword }: Outcome): void {
       pool.comments.push({ slug: params.slug, id: c.id, author: c.author.username });
     }
   }
+  for (const e of [body.export, ...(body.exports ?? [])].filter(Boolean)) {
+    if (actor && !pool.exports.some((x) => x.id === e.id)) {
+      pool.exports.push({ id: e.id, owner: actor.username });
+    }
+  }
   if (body.profile) pool.usernames.add(body.profile.username);
   if (body.user) {
     pool.usernames.add(body.user.username);
@@ -589,6 +600,9 @@ function harvest({ plan, params, res, actor, sentPassword }: Outcome): void {
       // Keep the pool's credentials (and whose rows are whose) in step with what the user changed.
       for (const row of [...pool.articles, ...pool.comments]) {
         if (row.author === actor.username) row.author = body.user.username;
+      }
+      for (const row of pool.exports) {
+        if (row.owner === actor.username) row.owner = body.user.username;
       }
       actor.username = body.user.username;
       actor.email = body.user.email;
@@ -648,6 +662,11 @@ async function seedEach(out: Outcome[], deadLetters: DeadLetter[]): Promise<Outc
       params.id = String(comment.body.comment.id);
     }
     if (needs.includes('username')) params.username = (await server.register('seedee')).username;
+    if (needs.includes('exportId')) {
+      params.exportId = (
+        await server.api.post('/user/exports', { token: actor.token })
+      ).body.export.id;
+    }
     const [body] = fc.sample(goodBody(op, true), { seed: SEED, numRuns: 1 });
     const options: RequestOptions = {};
     if (op.auth !== 'none') options.token = actor.token;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { EXPORT_STATUSES } from './data-export.entity.js';
 
 export const ExportIdParams = z.strictObject({
-  exportId: z.uuid('is not an export id').meta({ description: 'The export’s id (a UUID).' }),
+  exportId: z.uuid().meta({ description: 'The export’s id (a UUID).' }),
 });
 
 export const DataExportSchema = z

@@ -128,6 +128,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     replicas && (() => replicas.walPosition()),
   );
   const maintenance = new Maintenance();
+  const files = deps.storage ?? createStorage(config);
   const services = createServices({
     passwords,
     tokens,
@@ -135,6 +136,12 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     maintenance,
     queues: queueOperations(guard, config, logger),
     cache,
+    avatars: {
+      storage: files.storage,
+      maxBytes: config.AVATAR_MAX_BYTES,
+      maxPixels: config.AVATAR_MAX_PIXELS,
+      publicUrl: config.PUBLIC_URL,
+    },
     ...(deps.readRouter || deps.replicas
       ? { readRouter: deps.readRouter ?? deps.replicas!.route }
       : {}),
@@ -229,7 +236,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   if (deps.replicas) app.use(readYourWrites(deps.replicas, tokens));
   const health = healthRouter({ orm, redis: deps.redis, lifecycle });
   app.use(health.routes());
-  app.use(mediaRouter(deps.storage ?? createStorage(config)).routes());
+  app.use(mediaRouter(files).routes());
   const docs = docsRouter(() => (document ??= generateDocument(registry)));
   app.use(docs.routes());
   app.use(oidc.routes());

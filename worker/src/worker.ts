@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../../service/src/config.js';
 import {
+  AVATAR_RESIZE,
   COMMENT_EMAIL,
   JOBS,
   PRUNE_UNUSED_TAGS,
@@ -41,6 +42,8 @@ import {
 } from './processors/maintenance.js';
 import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
 import type { Probe, Processor, ProcessorDeps } from './processors/types.js';
+import { avatarResizeProcessor } from './processors/avatar.js';
+import { createStorage, type ObjectStorage } from '../../service/src/storage/index.js';
 import { startRelay, type Relay } from './relay.js';
 
 export interface WorkerDeps {
@@ -56,6 +59,8 @@ export interface WorkerDeps {
    * @default one on REDIS_CACHE_URL (else REDIS_URL), as the API's
    */
   cache?: ReadCache;
+  /** Where user files live (avatars, exports). @default the one the config names (createStorage) */
+  storage?: ObjectStorage;
 }
 
 /** The read cache the API uses, on its own connection; fails open like the API's. */
@@ -79,6 +84,7 @@ function processors(deps: ProcessorDeps): Record<JobName, Processor> {
     [RECOMPUTE_TRENDING_TAGS.name]: recomputeTrendingTagsProcessor(deps),
     [WELCOME_EMAIL.name]: welcomeEmailProcessor(deps),
     [COMMENT_EMAIL.name]: commentEmailProcessor(deps),
+    [AVATAR_RESIZE.name]: avatarResizeProcessor(deps),
   };
 }
 
@@ -169,6 +175,7 @@ export async function startWorker(
     ...deps,
     mailer,
     cache,
+    storage: deps.storage ?? createStorage(config).storage,
     ...(options.probe ? { probe: options.probe } : {}),
   });
 

@@ -17,8 +17,11 @@ export const EMAIL_QUEUE = 'email';
 /** Housekeeping jobs: cheap, idempotent, safe to run at any time on any worker. */
 export const MAINTENANCE_QUEUE = 'maintenance';
 
+/** Image processing (avatar resizing): CPU-bound, a few at a time per worker. */
+export const IMAGES_QUEUE = 'images';
+
 /** Every queue the worker consumes; the backlog metric sums over these. */
-export const QUEUE_NAMES = [MAINTENANCE_QUEUE, EMAIL_QUEUE] as const;
+export const QUEUE_NAMES = [MAINTENANCE_QUEUE, EMAIL_QUEUE, IMAGES_QUEUE] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Cross-cutting context carried from the producing request to the job (all strings). */
@@ -75,6 +78,24 @@ export const RECOMPUTE_TRENDING_TAGS = job(
   z.strictObject({}),
 );
 
+/** Square sizes, in pixels, an avatar is resized to (WebP); the user's `image` is the largest. */
+export const AVATAR_SIZES = [64, 128, 256] as const;
+/**
+ * Resizes an uploaded avatar (staged under `uploads/`) into AVATAR_SIZES as WebP under
+ * `avatars/<userId>/<uploadId>-<size>.webp`, then in one transaction marks the upload done and
+ * points the user's `image` at the largest size (unless a newer upload of theirs is already
+ * done); after the commit it removes the replaced avatar's files and the staged original.
+ * Idempotent, by the upload's status: a rerun before the commit rewrites the same keys (same
+ * bytes); a rerun after it only repeats the removals, which are safe to repeat. A crash before
+ * the commit can leave that upload's resized files behind only until the rerun overwrites them;
+ * an undecodable image marks the upload failed (no retry) and removes what it wrote.
+ */
+export const AVATAR_RESIZE = job(
+  'avatar-resize',
+  IMAGES_QUEUE,
+  z.strictObject({ uploadId: z.uuid() }),
+);
+
 /** Every job type the worker runs, by name. */
 export const JOBS = {
   [WELCOME_EMAIL.name]: WELCOME_EMAIL,
@@ -83,6 +104,7 @@ export const JOBS = {
   [PURGE_OUTBOX.name]: PURGE_OUTBOX,
   [PURGE_AUDIT_LOG.name]: PURGE_AUDIT_LOG,
   [RECOMPUTE_TRENDING_TAGS.name]: RECOMPUTE_TRENDING_TAGS,
+  [AVATAR_RESIZE.name]: AVATAR_RESIZE,
 } as const;
 export type JobName = keyof typeof JOBS;
 
@@ -177,6 +199,20 @@ export const QUEUES: Record<QueueName, QueueContract> = {
     concurrency: 1,
     jobOptions: {
       // 5 attempts, about 5 s, 10 s, 20 s, 40 s apart (database blips).
+      attempts: 5,
+      backoff: { type: JITTERED_BACKOFF, options: { delayMs: 5_000, maxDelayMs: 5 * 60_000 } },
+      removeOnComplete: COMPLETED_RETENTION,
+      removeOnFail: FAILED_RETENTION,
+    },
+  },
+  [IMAGES_QUEUE]: {
+    name: IMAGES_QUEUE,
+    // Decoding and encoding use libvips' own threads; two jobs keep a worker's cores busy
+    // without holding several large decoded images in memory at once.
+    concurrency: 2,
+    jobOptions: {
+      // 5 attempts, about 5 s to 80 s apart (storage or database blips); an undecodable image
+      // is a final failure at once.
       attempts: 5,
       backoff: { type: JITTERED_BACKOFF, options: { delayMs: 5_000, maxDelayMs: 5 * 60_000 } },
       removeOnComplete: COMPLETED_RETENTION,

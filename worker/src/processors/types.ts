@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../../../service/src/config.js';
 import type { Job } from '../../../service/src/jobs/queue.js';
 import type { Logger } from '../../../service/src/logger.js';
+import type { ObjectStorage } from '../../../service/src/storage/index.js';
 import type { Mailer } from '../email/mailer.js';
 
 /**
@@ -19,6 +20,8 @@ export interface ProcessorDeps {
   mailer: Mailer;
   /** The API's read cache: a job that changes what reads show bumps its generations. */
   cache: ReadCache;
+  /** User files (avatars, exports): S3 or a local directory, as the API's. */
+  storage: ObjectStorage;
   probe?: Probe;
 }
 

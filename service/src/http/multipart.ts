@@ -50,7 +50,7 @@ export function readSingleFile(ctx: AppContext, options: SingleFileOptions): Pro
   try {
     parser = busboy({
       headers: ctx.req.headers,
-      limits: { files: 1, fields: 0, parts: 1, fileSize: maxBytes, headerPairs: 16 },
+      limits: { files: 1, fields: 0, fileSize: maxBytes, headerPairs: 16 },
     });
   } catch (err) {
     throw new BadRequestError({
@@ -63,9 +63,8 @@ export function readSingleFile(ctx: AppContext, options: SingleFileOptions): Pro
     const fail = (err: AppError) => {
       if (settled) return;
       settled = true;
+      // The parser's listeners stay (each checks `settled`), so its late errors are handled.
       ctx.req.unpipe(parser);
-      parser.removeAllListeners();
-      parser.on('error', () => undefined);
       discard(ctx.req);
       reject(err);
     };
@@ -74,10 +73,12 @@ export function readSingleFile(ctx: AppContext, options: SingleFileOptions): Pro
     parser.on('file', (name, stream, info) => {
       if (name !== field) {
         stream.resume();
-        fail(new ValidationError({ [field]: [`is missing: the file came in "${name}"`] }));
+        fail(new ValidationError({ [field]: [`is missing: the file came in field ${name}`] }));
         return;
       }
       const chunks: Buffer[] = [];
+      // busboy fails the file's stream too when the form breaks off; the parser reports it.
+      stream.on('error', () => undefined);
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => {
         stream.resume();
@@ -89,7 +90,6 @@ export function readSingleFile(ctx: AppContext, options: SingleFileOptions): Pro
     });
     parser.on('filesLimit', tooMany);
     parser.on('fieldsLimit', tooMany);
-    parser.on('partsLimit', tooMany);
     parser.on('error', (err: Error) =>
       fail(new BadRequestError({ body: [`is not valid multipart/form-data: ${err.message}`] })),
     );

@@ -4,7 +4,7 @@
 // avatar's files and the staged original are gone, and cached profile reads show the new image.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import sharp from 'sharp';
-import { AVATAR_SIZES } from '../../service/src/jobs/contracts.js';
+import { AVATAR_SIZES, IMAGES_QUEUE } from '../../service/src/jobs/contracts.js';
 import type { Account } from '../../service/test/support/client.js';
 import { form, pngDeclaring, sampleImage, tempStorage } from '../../service/test/support/images.js';
 import { startTestServer, type TestServer } from '../../service/test/support/server.js';
@@ -123,6 +123,19 @@ describe('an avatar upload, processed by the worker', () => {
       Object.values(second.sizes).map(keyOf).sort(),
     );
     for (const url of Object.values(first.sizes)) expect((await fetchMedia(url)).status).toBe(404);
+    const rows = await server.sql(
+      `select id::text as id, status, superseded_at is not null as superseded,
+         files_removed_at is not null as removed
+       from avatar_uploads where user_id = ? order by created_at`,
+      [userId],
+    );
+    expect(rows).toEqual([
+      { id: first.id, status: 'done', superseded: true, removed: true },
+      { id: second.id, status: 'done', superseded: false, removed: false },
+    ]);
+    // Both jobs completed the first time: no retry hid a failure.
+    const images = worker.queue(IMAGES_QUEUE);
+    expect(await images.getJobCounts()).toMatchObject({ failed: 0, delayed: 0 });
     const meta = await sharp((await fetchMedia(second.image!)).bytes).metadata();
     expect([meta.width, meta.height]).toEqual([256, 256]);
   });

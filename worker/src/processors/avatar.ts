@@ -80,9 +80,11 @@ async function removeReplaced(
   const keys = replaced.flatMap((r) => Object.values(r.keys ?? {}));
   await deps.storage.delete([...keys, originalKey]);
   if (replaced.length > 0) {
+    const ids = replaced.map((r) => r.id);
     await em.execute(
-      'update avatar_uploads set files_removed_at = now() where id = any(?::uuid[])',
-      [replaced.map((r) => r.id)],
+      `update avatar_uploads set files_removed_at = now()
+       where id in (${ids.map(() => '?').join(', ')})`,
+      ids,
       'run',
     );
   }

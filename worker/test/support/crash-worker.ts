@@ -1,8 +1,9 @@
 /**
- * A worker process that kills itself with SIGKILL at one named point of an email job
- * (`CRASH_AT`): `before-send`, `after-send` (the SMTP server accepted it, nothing recorded yet)
- * or `after-complete` (Bull marked the job completed). Configured from the environment like the
- * real worker; prints `ready` once it takes jobs.
+ * A worker process that kills itself with SIGKILL at one named point of a job (`CRASH_AT`): a
+ * processor's probe point (email: `before-send`, `after-send`; avatar: `before-store`,
+ * `after-store`, `after-update`) or `after-complete` (Bull marked a job of `CRASH_QUEUE`, email
+ * by default, completed). Configured from the environment like the real worker; prints `ready`
+ * once it takes jobs.
  */
 import { loadConfig } from '../../../service/src/config.js';
 import { connectOrm } from '../../../service/src/db/orm.js';
@@ -21,5 +22,7 @@ const worker = await startWorker(
   { config, orm, logger: createLogger({ level: 'silent' }) },
   { concurrency: 1, probe: (at) => (at === point ? crash() : undefined) },
 );
-if (point === 'after-complete') worker.queue(EMAIL_QUEUE).on('completed', crash);
+if (point === 'after-complete') {
+  worker.queue(process.env.CRASH_QUEUE ?? EMAIL_QUEUE).on('completed', crash);
+}
 console.log('ready');

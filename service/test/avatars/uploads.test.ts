@@ -28,7 +28,7 @@ afterAll(async () => {
   await storage?.remove();
 });
 
-const upload = (body: FormData | string | Uint8Array, headers: Record<string, string> = {}) =>
+const upload = (body: FormData | string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}) =>
   server.api.put('/user/avatar', { token: alice.token, raw: body, headers });
 
 /** Upload rows, avatar jobs and stored files: what a refused upload must not leave. */
@@ -46,7 +46,7 @@ async function leftovers() {
 describe('refused uploads', () => {
   const cases: [
     string,
-    () => { body: FormData | string | Uint8Array; headers?: Record<string, string> },
+    () => { body: FormData | string | Uint8Array<ArrayBuffer>; headers?: Record<string, string> },
     number,
     RegExp,
   ][] = [
@@ -111,7 +111,7 @@ describe('refused uploads', () => {
     ],
     [
       'the raw image bytes, not multipart',
-      () => ({ body: png, headers: { 'Content-Type': 'image/png' } }),
+      () => ({ body: new Uint8Array(png), headers: { 'Content-Type': 'image/png' } }),
       415,
       /multipart\/form-data/,
     ],

@@ -40,7 +40,7 @@ export const avatarsRoutes: RouteDef[] = [
   }),
   route({
     method: 'get',
-    path: '/user/avatar/{id}',
+    path: '/user/avatar/{uploadId}',
     operationId: 'GetAvatarUpload',
     summary: 'Status of one of the current user’s avatar uploads',
     tag: TAG,
@@ -49,7 +49,7 @@ export const avatarsRoutes: RouteDef[] = [
     success: { status: 200, description: 'The upload', schema: AvatarUploadResponse },
     errors: [404],
     handler: async ({ params, services }) => ({
-      avatarUpload: await services.avatars.get(params.id),
+      avatarUpload: await services.avatars.get(params.uploadId),
     }),
   }),
 ];

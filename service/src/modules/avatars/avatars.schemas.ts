@@ -5,7 +5,7 @@ import { AVATAR_UPLOAD_STATUSES } from './avatar-upload.entity.js';
 export const AVATAR_FIELD = 'image';
 
 export const AvatarUploadParams = z.strictObject({
-  id: z.uuid('must be an upload id (a UUID)'),
+  uploadId: z.uuid('must be an upload id (a UUID)'),
 });
 
 export const AvatarUpload = z

@@ -5,6 +5,7 @@ import { configSchema } from '../../service/src/config.js';
 import { NewArticleRequest } from '../../service/src/modules/articles/articles.schemas.js';
 import { requestsPerTargetPerMinute } from '../lib/config.js';
 import { MANAGED_RULE_GROUPS, SCOPED_BODY_RULES } from '../lib/constructs/web-acl.js';
+import { API_OBJECT_ACCESS, WORKER_OBJECT_ACCESS } from '../lib/object-access.js';
 import { readBodyRoutes } from '../lib/stacks/app-stack.js';
 import { dependencyClosure, onlyResource, synthesize } from './support.js';
 import { evaluate } from './waf-eval.js';
@@ -279,6 +280,92 @@ describe('API service', () => {
     expect(resources).toHaveLength(1 + config.database.readReplicas);
     expect(resources).not.toContain('*');
   });
+});
+
+describe('task roles and the uploads bucket (least privilege per storage area)', () => {
+  const BUCKET = 'plinth-prod-uploads-333333333333-us-east-1';
+  /** A statement's resources as text: Fn::Join parts joined, tokens as `<token>`. */
+  const text = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (join) return join[1].map((part) => (typeof part === 'string' ? part : '<token>')).join('');
+    return JSON.stringify(value);
+  };
+  /** Every statement of the policies attached to the role whose logical id starts with `prefix`. */
+  const statementsOf = (prefix: string) =>
+    Object.values(app.findResources('AWS::IAM::Policy'))
+      .filter((p) =>
+        ((p.Properties as { Roles: { Ref: string }[] }).Roles ?? []).some((r) =>
+          r.Ref?.startsWith(prefix),
+        ),
+      )
+      .flatMap(
+        (p) =>
+          (p.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } })
+            .PolicyDocument.Statement,
+      );
+  /** Resource → sorted S3 actions, over the bucket's statements. */
+  const s3Access = (prefix: string) => {
+    const out: Record<string, string[]> = {};
+    for (const st of statementsOf(prefix)) {
+      const actions = [st.Action].flat() as string[];
+      if (!actions.some((a) => a.startsWith('s3:'))) continue;
+      for (const resource of [st.Resource].flat().map(text)) {
+        if (!resource.includes(BUCKET)) continue;
+        const where = resource.slice(resource.indexOf(BUCKET) + BUCKET.length) || '(bucket)';
+        out[where] = [...(out[where] ?? []), ...actions].sort();
+      }
+    }
+    return out;
+  };
+
+  it.each([
+    ['API', 'ApiTaskTaskRole', API_OBJECT_ACCESS],
+    ['worker', 'WorkerTaskTaskRole', WORKER_OBJECT_ACCESS],
+  ] as const)(
+    'the %s role gets only its actions, each on its area prefix',
+    (_name, role, grants) => {
+      const access = s3Access(role);
+      const verbs = { read: 's3:GetObject', write: 's3:PutObject', delete: 's3:DeleteObject' };
+      expect(access).toEqual({
+        '(bucket)': ['s3:ListBucket'],
+        ...Object.fromEntries(
+          grants.map((g) => [`/${g.area}/*`, g.access.map((a) => verbs[a]).sort()]),
+        ),
+      });
+      // Nothing on the whole bucket's objects, no wildcard actions.
+      expect(Object.keys(access)).not.toContain('/*');
+      expect(
+        Object.values(access)
+          .flat()
+          .some((a) => a.includes('*')),
+      ).toBe(false);
+    },
+  );
+
+  it('the API cannot write avatars or exports; the worker cannot read avatars back', () => {
+    expect(s3Access('ApiTaskTaskRole')['/avatars/*']).toEqual(['s3:GetObject']);
+    expect(s3Access('ApiTaskTaskRole')['/exports/*']).toEqual(['s3:GetObject']);
+    expect(s3Access('WorkerTaskTaskRole')['/avatars/*']).toEqual([
+      's3:DeleteObject',
+      's3:PutObject',
+    ]);
+  });
+
+  it.each(['ApiTaskTaskRole', 'WorkerTaskTaskRole'])(
+    '%s: KMS only Decrypt/GenerateDataKey, and only through S3',
+    (role) => {
+      const kmsStatements = statementsOf(role).filter((st) =>
+        ([st.Action].flat() as string[]).some((a) => a.startsWith('kms:')),
+      );
+      expect(kmsStatements).toHaveLength(1);
+      expect([kmsStatements[0]!.Action].flat().sort()).toEqual([
+        'kms:Decrypt',
+        'kms:GenerateDataKey',
+      ]);
+      expect(JSON.stringify(kmsStatements[0]!.Condition)).toContain('kms:ViaService');
+    },
+  );
 });
 
 describe('telemetry (ADOT sidecar, SLO burn rates)', () => {
@@ -606,6 +693,21 @@ describe('WAF scoped to the API', () => {
       'BLOCK:BodyRulesOutsideBodyRoutes',
     );
     expect(evaluate(rules, { method: 'GET', path: '/api/tags', body: '' })).toBe('ALLOW');
+  });
+
+  it('lets an avatar of up to AVATAR_MAX_BYTES through to PUT /api/user/avatar, and only there', () => {
+    const max = configSchema.shape.AVATAR_MAX_BYTES.parse(undefined);
+    // Binary image bytes can look like anything to the body rules, markup included.
+    const body = `--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n${'<svg onload=x>'.padEnd(max, 'x')}\r\n--b--`;
+    expect(evaluate(rules, { method: 'PUT', path: '/api/user/avatar', body })).toBe('ALLOW');
+    for (const [method, path] of [
+      ['POST', '/api/user/avatar'],
+      ['PUT', '/api/user/avatar/another'],
+      ['GET', '/api/user/avatar/0b5a5c1e-2f0e-4c53-9d2a-1c6f0e1f2a3b'],
+      ['PUT', '/api/user/avatars'],
+    ] as const) {
+      expect(evaluate(rules, { method, path, body })).toBe('BLOCK:BodyRulesOutsideBodyRoutes');
+    }
   });
 
   it('logs blocked and counted requests to a retained log group, credentials redacted', () => {

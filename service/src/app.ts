@@ -128,7 +128,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     replicas && (() => replicas.walPosition()),
   );
   const maintenance = new Maintenance();
-  const storage = deps.storage ?? createStorage(config);
+  const files = deps.storage ?? createStorage(config);
   const services = createServices({
     passwords,
     tokens,
@@ -136,7 +136,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     maintenance,
     queues: queueOperations(guard, config, logger),
     cache,
-    exports: { config, storage: storage.storage },
+    exports: { config, storage: files.storage },
+    avatars: {
+      storage: files.storage,
+      maxBytes: config.AVATAR_MAX_BYTES,
+      maxPixels: config.AVATAR_MAX_PIXELS,
+      publicUrl: config.PUBLIC_URL,
+    },
     ...(deps.readRouter || deps.replicas
       ? { readRouter: deps.readRouter ?? deps.replicas!.route }
       : {}),
@@ -231,7 +237,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   if (deps.replicas) app.use(readYourWrites(deps.replicas, tokens));
   const health = healthRouter({ orm, redis: deps.redis, lifecycle });
   app.use(health.routes());
-  app.use(mediaRouter(storage).routes());
+  app.use(mediaRouter(files).routes());
   const docs = docsRouter(() => (document ??= generateDocument(registry)));
   app.use(docs.routes());
   app.use(oidc.routes());

@@ -30,7 +30,7 @@ export function bodyRoutes(
   extra: readonly BodyRoute[] = NON_REST_BODY_ROUTES,
 ): BodyRoute[] {
   const rest = defs
-    .filter((def) => def.body !== undefined)
+    .filter((def) => def.body !== undefined || def.upload !== undefined)
     .map((def): BodyRoute => ({
       method: def.method.toUpperCase() as BodyRoute['method'],
       path: `${prefix}${def.path}`,

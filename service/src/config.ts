@@ -285,6 +285,13 @@ const configFields = z.object({
   EXPORT_MAX_PER_DAY: int(1, 1000).default(5),
   /** Rows an export reads per query (and per progress update). */
   EXPORT_PAGE_SIZE: int(1, 10_000).default(500),
+  /** Largest avatar file `PUT /api/user/avatar` accepts (413 beyond); the JSON body limit does not apply. */
+  AVATAR_MAX_BYTES: int(1024, 50 * 1024 * 1024).default(5 * 1024 * 1024),
+  /**
+   * Most pixels (width × height, read from the header before decoding) an avatar may declare
+   * (422 beyond): a small file can declare a huge image that would take gigabytes to decode.
+   */
+  AVATAR_MAX_PIXELS: int(1024, 268_402_689).default(25_000_000),
   /** SMTP server for email (SES's SMTP interface in AWS). Unset: emails are rendered and logged, not sent. */
   SMTP_HOST: z.string().min(1).optional(),
   /** SMTP port: 465 is TLS from the start, others upgrade with STARTTLS. @default 587 */

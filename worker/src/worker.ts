@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../../service/src/config.js';
 import {
+  AVATAR_RESIZE,
   COMMENT_EMAIL,
   DIGEST_EMAIL,
   JOBS,
@@ -55,6 +56,7 @@ import { pruneUnusedTagsProcessor } from './processors/prune-unused-tags.js';
 import { buildExportProcessor, purgeExportsProcessor } from './processors/exports.js';
 import { createStorage, type ObjectStorage } from '../../service/src/storage/index.js';
 import type { Probe, Processor, ProcessorDeps } from './processors/types.js';
+import { avatarResizeProcessor } from './processors/avatar.js';
 import { startRelay, type Relay } from './relay.js';
 
 export interface WorkerDeps {
@@ -70,7 +72,7 @@ export interface WorkerDeps {
    * @default one on REDIS_CACHE_URL (else REDIS_URL), as the API's
    */
   cache?: ReadCache;
-  /** Where user files go (data exports). @default the one the config names (createStorage) */
+  /** Where user files live (avatars, exports). @default the one the config names (createStorage) */
   storage?: ObjectStorage;
 }
 
@@ -101,6 +103,7 @@ function processors(deps: ProcessorDeps): Record<JobName, Processor> {
     [DIGEST_EMAIL.name]: digestEmailProcessor(deps),
     [BUILD_EXPORT.name]: buildExportProcessor(deps),
     [PURGE_EXPORTS.name]: purgeExportsProcessor(deps),
+    [AVATAR_RESIZE.name]: avatarResizeProcessor(deps),
   };
 }
 

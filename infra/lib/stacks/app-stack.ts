@@ -24,7 +24,13 @@ import { PublicEndpoint } from '../constructs/public-endpoint.js';
 import { readBodyRoutes } from '../body-routes.js';
 import { referencedResourcesVersion } from '../data-version.js';
 import { keepLogicalId } from '../logical-id.js';
-import { acknowledge, readWriteBucketFindings } from '../nag.js';
+import { acknowledge } from '../nag.js';
+import {
+  API_OBJECT_ACCESS,
+  grantObjectAccess,
+  objectAccessFindings,
+  WORKER_OBJECT_ACCESS,
+} from '../object-access.js';
 import { uploadsBucketName } from './data-stack.js';
 import type { DataStack } from './data-stack.js';
 
@@ -228,7 +234,7 @@ export class AppStack extends PlinthStack {
       ec2.Port.tcp(API_PORT),
       'ALB to API',
     );
-    uploads.grantReadWrite(this.api.taskDefinition.taskRole);
+    grantObjectAccess(this.api.taskDefinition.taskRole, uploads, data.key, API_OBJECT_ACCESS);
     // Replica discovery: DescribeDBInstances on exactly the primary and the replicas.
     this.api.taskDefinition.taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['rds:DescribeDBInstances'], resources: db.instanceArns }),
@@ -266,7 +272,7 @@ export class AppStack extends PlinthStack {
       reaches: dataStores,
     });
     this.worker.container.addDockerLabel('plinth.data-version', dataVersion);
-    uploads.grantReadWrite(this.worker.taskDefinition.taskRole);
+    grantObjectAccess(this.worker.taskDefinition.taskRole, uploads, data.key, WORKER_OBJECT_ACCESS);
     this.worker.taskDefinition.taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],
@@ -488,11 +494,14 @@ export class AppStack extends PlinthStack {
         'ecr:GetAuthorizationToken supports only Resource "*"; image pulls and log writes are scoped to the asset repository and the log groups.',
       );
     }
-    for (const workload of [this.api, this.worker]) {
+    for (const [workload, grants] of [
+      [this.api, API_OBJECT_ACCESS],
+      [this.worker, WORKER_OBJECT_ACCESS],
+    ] as const) {
       acknowledge(
         policy(workload.taskDefinition.taskRole),
-        readWriteBucketFindings(renderedArn),
-        'Uploads/exports: the app reads, writes and deletes arbitrary object keys of this one bucket (grantReadWrite); KMS actions are limited to the bucket key via the S3 service.',
+        objectAccessFindings(renderedArn, grants),
+        `User files: object keys are per user and per upload (avatars/<user>/<upload>-<size>.webp, uploads/…, exports/…), so each grant covers one storage area's prefix, with only the actions this task needs there (${grants.map((g) => `${g.area}: ${g.access.join('/')}`).join('; ')}); KMS is limited to the bucket key via S3.`,
       );
     }
     const xray =

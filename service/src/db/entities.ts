@@ -1,6 +1,7 @@
 import { AuditLog } from '../modules/admin/audit-log.entity.js';
 import { Setting } from '../modules/admin/setting.entity.js';
 import { Article, ArticleTag, Favorite } from '../modules/articles/article.entity.js';
+import { AvatarUpload } from '../modules/avatars/avatar-upload.entity.js';
 import { Comment } from '../modules/comments/comment.entity.js';
 import { EmailDelivery } from '../modules/email/email-delivery.entity.js';
 import { Outbox } from '../modules/outbox/outbox.entity.js';
@@ -26,4 +27,5 @@ export const entities = [
   Notification,
   NotificationSetting,
   DataExport,
+  AvatarUpload,
 ];

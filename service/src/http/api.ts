@@ -1,4 +1,5 @@
 import { adminRoutes } from '../modules/admin/admin.routes.js';
+import { avatarsRoutes } from '../modules/avatars/avatars.routes.js';
 import { articlesRoutes } from '../modules/articles/articles.routes.js';
 import { authRoutes } from '../modules/auth/auth.routes.js';
 import { commentsRoutes } from '../modules/comments/comments.routes.js';
@@ -18,6 +19,7 @@ export const API_PREFIX = '/api';
 export const API_ROUTES: readonly RouteDef[] = [
   ...usersRoutes,
   ...exportsRoutes,
+  ...avatarsRoutes,
   ...authRoutes,
   ...profilesRoutes,
   ...articlesRoutes,

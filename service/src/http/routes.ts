@@ -54,6 +54,12 @@ export interface RouteDef<
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * The body is `multipart/form-data` carrying one file (the handler reads it, see
+   * http/multipart.ts), instead of JSON: documented as such, and listed as a body route.
+   * @default none
+   */
+  upload?: UploadSpec;
   success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType };
   /**
    * Refused with 503 during the maintenance write freeze.
@@ -70,6 +76,16 @@ export interface RouteDef<
    */
   rateLimit?: LimitClass;
   handler: (input: RouteInput<P, Q, B, A>) => Promise<unknown>;
+}
+
+/** A file upload's form field, for the OpenAPI document. */
+export interface UploadSpec {
+  /** The form field carrying the file. */
+  field: string;
+  /** What the file may be and what happens to it. */
+  description: string;
+  /** Descriptions of the error statuses, where the JSON ones do not fit. */
+  errors?: Partial<Record<number, string>>;
 }
 
 /** Typed constructor for a route (keeps inference of the schema generics). */
@@ -104,7 +120,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 export function documentedStatuses(def: RouteDef): number[] {
   const statuses = new Set<number>([def.success.status, 422, ...(def.errors ?? [])]);
   if (def.auth !== 'none') statuses.add(401);
-  if (def.body) [400, 413, 415].forEach((s) => statuses.add(s));
+  if (def.body || def.upload) [400, 413, 415].forEach((s) => statuses.add(s));
   if (def.freezable ?? (def.method !== 'get' && def.auth === 'required')) statuses.add(503);
   return [...statuses].sort();
 }
@@ -121,7 +137,7 @@ export function registerOpenApi(registry: OpenAPIRegistry, def: RouteDef, basePa
   for (const status of documentedStatuses(def)) {
     if (status === def.success.status) continue;
     responses[status] = {
-      description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+      description: def.upload?.errors?.[status] ?? ERROR_DESCRIPTIONS[status] ?? 'Error',
       content: { 'application/json': { schema: ErrorSchema } },
     };
   }
@@ -139,9 +155,32 @@ export function registerOpenApi(registry: OpenAPIRegistry, def: RouteDef, basePa
       ...(def.body
         ? { body: { required: true, content: { 'application/json': { schema: def.body } } } }
         : {}),
+      ...(def.upload ? { body: uploadBody(def.upload) } : {}),
     },
     responses,
   });
+}
+
+function uploadBody(upload: UploadSpec) {
+  return {
+    required: true,
+    content: {
+      'multipart/form-data': {
+        schema: {
+          type: 'object' as const,
+          required: [upload.field],
+          additionalProperties: false,
+          properties: {
+            [upload.field]: {
+              type: 'string' as const,
+              format: 'binary',
+              description: upload.description,
+            },
+          },
+        },
+      },
+    },
+  };
 }
 
 /**

@@ -22,12 +22,16 @@ export const NOTIFICATIONS_QUEUE = 'notifications';
 /** Users' data exports: long jobs (seconds to minutes), kept apart so they never delay mail. */
 export const EXPORTS_QUEUE = 'exports';
 
+/** Image processing (avatar resizing): CPU-bound, a few at a time per worker. */
+export const IMAGES_QUEUE = 'images';
+
 /** Every queue the worker consumes; the backlog metric sums over these. */
 export const QUEUE_NAMES = [
   MAINTENANCE_QUEUE,
   EMAIL_QUEUE,
   NOTIFICATIONS_QUEUE,
   EXPORTS_QUEUE,
+  IMAGES_QUEUE,
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
@@ -153,6 +157,23 @@ export const BUILD_EXPORT = job(
  * day (a job lost for good), so the user may request a new one. Idempotent.
  */
 export const PURGE_EXPORTS = job('purge-exports', MAINTENANCE_QUEUE, z.strictObject({}));
+/** Square sizes, in pixels, an avatar is resized to (WebP); the user's `image` is the largest. */
+export const AVATAR_SIZES = [64, 128, 256] as const;
+/**
+ * Resizes an uploaded avatar (staged under `uploads/`) into AVATAR_SIZES as WebP under
+ * `avatars/<userId>/<uploadId>-<size>.webp`, then in one transaction marks the upload done and
+ * points the user's `image` at the largest size (unless a newer upload of theirs is already
+ * done); after the commit it removes the replaced avatar's files and the staged original.
+ * Idempotent, by the upload's status: a rerun before the commit rewrites the same keys (same
+ * bytes); a rerun after it only repeats the removals, which are safe to repeat. A crash before
+ * the commit can leave that upload's resized files behind only until the rerun overwrites them;
+ * an undecodable image marks the upload failed (no retry) and removes what it wrote.
+ */
+export const AVATAR_RESIZE = job(
+  'avatar-resize',
+  IMAGES_QUEUE,
+  z.strictObject({ uploadId: z.uuid() }),
+);
 
 /** Every job type the worker runs, by name. */
 export const JOBS = {
@@ -168,6 +189,7 @@ export const JOBS = {
   [DIGEST_EMAIL.name]: DIGEST_EMAIL,
   [BUILD_EXPORT.name]: BUILD_EXPORT,
   [PURGE_EXPORTS.name]: PURGE_EXPORTS,
+  [AVATAR_RESIZE.name]: AVATAR_RESIZE,
 } as const;
 export type JobName = keyof typeof JOBS;
 
@@ -291,6 +313,20 @@ export const QUEUES: Record<QueueName, QueueContract> = {
       // 4 attempts, about 15 s, 30 s, 60 s apart: a database or storage blip, not an outage.
       attempts: 4,
       backoff: { type: JITTERED_BACKOFF, options: { delayMs: 15_000, maxDelayMs: 5 * 60_000 } },
+      removeOnComplete: COMPLETED_RETENTION,
+      removeOnFail: FAILED_RETENTION,
+    },
+  },
+  [IMAGES_QUEUE]: {
+    name: IMAGES_QUEUE,
+    // Decoding and encoding use libvips' own threads; two jobs keep a worker's cores busy
+    // without holding several large decoded images in memory at once.
+    concurrency: 2,
+    jobOptions: {
+      // 5 attempts, about 5 s to 80 s apart (storage or database blips); an undecodable image
+      // is a final failure at once.
+      attempts: 5,
+      backoff: { type: JITTERED_BACKOFF, options: { delayMs: 5_000, maxDelayMs: 5 * 60_000 } },
       removeOnComplete: COMPLETED_RETENTION,
       removeOnFail: FAILED_RETENTION,
     },

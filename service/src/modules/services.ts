@@ -5,6 +5,7 @@ import type { QueueOperations } from '../jobs/queue.js';
 import { AdminService } from './admin/admin.service.js';
 import type { Maintenance } from './admin/maintenance.js';
 import { ArticlesService } from './articles/articles.service.js';
+import { AvatarsService, type AvatarsDeps } from './avatars/avatars.service.js';
 import type { Actor } from './auth/actor.js';
 import type { Sessions } from './auth/sessions.js';
 import { SessionsService } from './auth/sessions.service.js';
@@ -33,12 +34,15 @@ export interface ServicesDeps {
   readRouter?: ReadRouter;
   /** Data exports: their settings and the storage that signs their download links. */
   exports: ExportsDeps;
+  /** User files and the avatar limits. */
+  avatars: AvatarsDeps;
 }
 
 /** Every feature service, for one unit of work and one actor. */
 export interface Services {
   admin: AdminService;
   articles: ArticlesService;
+  avatars: AvatarsService;
   comments: CommentsService;
   exports: ExportsService;
   profiles: ProfilesService;
@@ -74,6 +78,7 @@ export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
       queues: deps.queues,
     }),
     articles,
+    avatars: serviceFactory(AvatarsService, deps.avatars),
     comments: serviceFactory(CommentsService, { articles, ...reads }),
     exports: serviceFactory(ExportsService, deps.exports),
     profiles: serviceFactory(ProfilesService, reads),

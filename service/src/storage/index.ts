@@ -27,8 +27,11 @@ import { sameSecret } from '../crypto.js';
 
 /** Areas whose objects anyone may read by key (through `GET /media/<key>`). */
 export const PUBLIC_AREAS = ['avatars'] as const;
-/** Every area a key may start with. */
-export const AREAS = [...PUBLIC_AREAS, 'exports'] as const;
+/**
+ * Every area a key may start with: `exports` (finished data exports) and `uploads` (originals of
+ * avatar uploads, staged until the worker has resized them) are private.
+ */
+export const AREAS = [...PUBLIC_AREAS, 'exports', 'uploads'] as const;
 export type Area = (typeof AREAS)[number];
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -54,6 +57,12 @@ export function objectKey(area: Area, ...segments: (string | number)[]): string 
   const key = [area, ...segments.map(String)].join('/');
   if (!isObjectKey(key)) throw new Error(`malformed object key: ${key}`);
   return key;
+}
+
+/** The URL anyone reads a public object at (`GET /media/<key>` of the API at `publicUrl`). */
+export function publicObjectUrl(publicUrl: string, key: string): string {
+  if (!isPublicKey(key)) throw new Error(`not a public object key: ${key}`);
+  return new URL(`/media/${key}`, publicUrl).toString();
 }
 
 export interface StoredObject {
@@ -87,6 +96,9 @@ function checkKey(key: string): void {
 
 const CONTENT_TYPES: Record<string, string> = {
   '.webp': 'image/webp',
+  '.jpg': 'image/jpeg',
+  '.png': 'image/png',
+  '.gif': 'image/gif',
   '.json': 'application/json',
   '.gz': 'application/gzip',
   '.zip': 'application/zip',

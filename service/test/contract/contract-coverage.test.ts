@@ -15,6 +15,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { report } from '../support/report.js';
 import { MAINTENANCE_QUEUE } from '../../src/jobs/contracts.js';
 import { createDeadLetter } from '../support/dead-letters.js';
+import { form, sampleImage, tempStorage } from '../support/images.js';
 
 /*
  * Coverage by contract: every (operation × documented status) of our published OpenAPI document
@@ -27,6 +28,9 @@ import { createDeadLetter } from '../support/dead-letters.js';
 const BODY_LIMIT_BYTES = 2048;
 
 let server: TestServer;
+let storage: Awaited<ReturnType<typeof tempStorage>>;
+/** Small, so the 413 scenario sends a few KiB. */
+const AVATAR_MAX_BYTES = 4096;
 let ours: OpenApiDocument;
 let realworld: OpenApiDocument;
 let api: RecordingClient;
@@ -42,7 +46,13 @@ let comment: { id: number };
 let dataExport: { id: string };
 
 beforeAll(async () => {
-  server = await startTestServer({ LOG_LEVEL: 'warn', BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES) });
+  storage = await tempStorage();
+  server = await startTestServer({
+    LOG_LEVEL: 'warn',
+    BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
+    STORAGE_DIR: storage.dir,
+    AVATAR_MAX_BYTES: String(AVATAR_MAX_BYTES),
+  });
   ours = await fetchPublishedDocument(server.baseUrl);
   realworld = loadRealWorldDocument();
   api = new RecordingClient(`${server.baseUrl}/api`, new Contract(ours, realworld));
@@ -62,7 +72,10 @@ beforeAll(async () => {
   expect(requested.status).toBe(202);
   dataExport = requested.body.export;
 }, 60_000);
-afterAll(() => server.close());
+afterAll(async () => {
+  await server?.close();
+  await storage?.remove();
+});
 
 /** A concrete path for `op` that reaches its handler: fixtures fill the path parameters. */
 function pathOf(op: Operation): string {
@@ -72,6 +85,8 @@ function pathOf(op: Operation): string {
     id: String(comment.id),
     queue: MAINTENANCE_QUEUE,
     exportId: dataExport.id,
+    // Well-formed, nobody's: generic scenarios never reach the handler.
+    uploadId: '00000000-0000-4000-8000-000000000000',
   };
   return op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (!(name in values)) throw new Error(`no fixture for path parameter ${name} of ${op.path}`);
@@ -447,6 +462,29 @@ describe('data exports', () => {
       expect((await api.get(`/user/exports/${dataExport.id}`, { token: bob.token })).status).toBe(
         404,
       );
+    },
+  );
+});
+
+describe('avatars', () => {
+  scenario(
+    'when an avatar is uploaded, then 202 and its status 200; broken framing 400, too big 413, not an image 415, two files 422; another user’s upload 404',
+    async () => {
+      const image = await sampleImage('png', 40, 30);
+      const put = (raw: FormData | string, headers?: Record<string, string>) =>
+        api.put('/user/avatar', { token: bob.token, raw, ...(headers ? { headers } : {}) });
+      const accepted = await put(form([{ bytes: image }]));
+      expect(accepted.status).toBe(202);
+      expect(accepted.body.avatarUpload.status).toBe('pending');
+      const path = `/user/avatar/${accepted.body.avatarUpload.id}`;
+      expect((await api.get(path, { token: bob.token })).status).toBe(200);
+      expect((await api.get(path, { token: alice.token })).status).toBe(404);
+      expect((await put('x', { 'Content-Type': 'multipart/form-data' })).status).toBe(400);
+      expect((await put(form([{ bytes: Buffer.alloc(AVATAR_MAX_BYTES + 1) }]))).status).toBe(413);
+      expect((await put(form([{ bytes: Buffer.from('text'), type: 'image/png' }]))).status).toBe(
+        415,
+      );
+      expect((await put(form([{ bytes: image }, { bytes: image }]))).status).toBe(422);
     },
   );
 });

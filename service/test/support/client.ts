@@ -8,8 +8,8 @@ export interface ApiResponse<T = any> {
 export interface RequestOptions {
   token?: string;
   body?: unknown;
-  /** Sent as-is instead of JSON-encoding `body`. */
-  raw?: string;
+  /** Sent as-is instead of JSON-encoding `body` (a FormData sets its multipart Content-Type). */
+  raw?: string | FormData | Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
 }
 
@@ -44,7 +44,7 @@ export class ApiClient {
   ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.Authorization = `Token ${options.token}`;
-    let body: string | undefined = options.raw;
+    let body: string | FormData | Uint8Array<ArrayBuffer> | undefined = options.raw;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
       headers['Content-Type'] ??= 'application/json';

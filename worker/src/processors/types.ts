@@ -23,7 +23,7 @@ export interface ProcessorDeps {
   cache: ReadCache;
   /** The worker's queue of each name, for jobs that spawn jobs (the notification fan-out). */
   queue: (name: QueueName) => Queue;
-  /** Where user files go (data exports). */
+  /** User files (avatars, exports): S3 or a local directory, as the API's. */
   storage: ObjectStorage;
   probe?: Probe;
 }

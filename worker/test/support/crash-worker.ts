@@ -1,11 +1,11 @@
 /**
  * A worker process that kills itself with SIGKILL at one named point of a job (`CRASH_AT`): a
- * probe point (`before-send`, `after-send` of an email job; `fan-out:planned`,
- * `batch:before-insert`, `batch:before-commit`, `batch:after-commit` of the notification
- * fan-out), or `after-complete` (Bull marked a job of `CRASH_QUEUE`, default `email`, completed).
- * `CRASH_SKIP` (default 0) lets that many passes of the point go by first, e.g. to die between
- * two batches. Configured from the environment like the real worker; prints `ready` once it
- * takes jobs.
+ * probe point (email: `before-send`, `after-send`; avatar: `before-store`, `after-store`,
+ * `after-update`; notification fan-out: `fan-out:planned`, `batch:before-insert`,
+ * `batch:before-commit`, `batch:after-commit`), or `after-complete` (Bull marked a job of
+ * `CRASH_QUEUE`, default `email`, completed). `CRASH_SKIP` (default 0) lets that many passes of
+ * the point go by first, e.g. to die between two batches. Configured from the environment like
+ * the real worker; prints `ready` once it takes jobs.
  */
 import { loadConfig } from '../../../service/src/config.js';
 import { connectOrm } from '../../../service/src/db/orm.js';

@@ -47,7 +47,7 @@ export class UsersService extends FeatureService<UsersDeps> {
           passwordHash,
         });
         await em.flush();
-        this.enqueue(em, jobRequest(WELCOME_EMAIL, { userId: created.id }));
+        await this.enqueue(em, jobRequest(WELCOME_EMAIL, { userId: created.id }));
         return created;
       }),
     );

@@ -3,10 +3,13 @@
  * written in transactions → the relay → Bull → a no-op processor) against the baseline, plain
  * Bull `add` → the same no-op processor, each timed from the first insert (or add) to the last
  * completion, in one run, on the same Redis and queue settings. Prints a table and the ratio and
- * writes the figures as JSON under `.local/bench/`. Uses a database and Redis key prefix of its
+ * writes the figures as JSON under `.local/bench/`. Everything runs in this one process (producers,
+ * relay, processor) on both paths. jobs/s moves with the machine's load; the CPU time per job of
+ * this process and of its PostgreSQL backends barely does, so the table has both. Uses a database and Redis key prefix of its
  * own (TEST_DATABASE_URL / TEST_REDIS_URL, else the local servers) and removes them afterwards.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -22,6 +25,7 @@ import { testEnv } from '../../service/test/support/env.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { deleteQueueKeys } from '../../worker/test/support/queues.js';
 import { startRelay } from '../../worker/src/relay.js';
+import { backendsOf, CpuMeter } from './measure.js';
 
 /** A job that does nothing, on the maintenance queue (no rate limit), for both paths. */
 const NOOP: JobContract = {
@@ -94,9 +98,11 @@ async function outbox(
       while (next < jobs) {
         const from = next;
         next = Math.min(next + INSERT_BATCH, jobs);
-        await orm.em.fork().transactional(async (em) => {
-          for (let i = from; i < next; i++) enqueue(em, { contract: NOOP, payload: { i } });
-        });
+        const requests = Array.from({ length: next - from }, (_, k) => ({
+          contract: NOOP,
+          payload: { i: from + k },
+        }));
+        await orm.em.fork().transactional((em) => enqueue(em, requests));
       }
     };
     await Promise.all(Array.from({ length: PRODUCERS }, producer));
@@ -125,21 +131,32 @@ export const jobsSection = {
       await baseline(baseConfig, 500);
       await outbox(outboxConfig, orm, 500);
       await orm.em.fork().execute('truncate outbox');
+      // CPU time per job, which the load of other processes barely moves (jobs/s it does): this
+      // process (producers, relay, processor) and the PostgreSQL backends of its pool.
+      let app = new CpuMeter([process.pid]);
       const baselineMs = await baseline(baseConfig, jobs);
+      const baselineCpu = { app: app.spent(), db: 0 };
+      const backends = await backendsOf(orm, process.pid);
+      const db = new CpuMeter(backends);
+      app = new CpuMeter([process.pid]);
       const { totalMs: outboxMs, insertMs } = await outbox(outboxConfig, orm, jobs);
+      const outboxCpu = { app: app.spent(), db: db.spent(await backendsOf(orm, process.pid)) };
       const baselineRate = (jobs / baselineMs) * 1000;
       const outboxRate = (jobs / outboxMs) * 1000;
       const ratio = outboxRate / baselineRate;
-      const row = (name: string, ms: number, rate: number) =>
-        `| ${name} | ${jobs} | ${(ms / 1000).toFixed(2)} | ${Math.round(rate)} |`;
+      const perJob = (ms: number) => Math.round((ms * 1000) / jobs);
+      const row = (name: string, ms: number, rate: number, cpu: { app: number; db: number }) =>
+        `| ${name} | ${jobs} | ${(ms / 1000).toFixed(2)} | ${Math.round(rate)} | ` +
+        `${perJob(cpu.app)} | ${perJob(cpu.db)} |`;
       const table = [
-        '| path | jobs | seconds | jobs/s |',
-        '| --- | ---: | ---: | ---: |',
-        row('plain Bull add → no-op (baseline)', baselineMs, baselineRate),
-        row('outbox → relay → Bull → no-op', outboxMs, outboxRate),
+        '| path | jobs | seconds | jobs/s | bench process CPU µs/job | PostgreSQL CPU µs/job |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        row('plain Bull add → no-op (baseline)', baselineMs, baselineRate, baselineCpu),
+        row('outbox → relay → Bull → no-op', outboxMs, outboxRate, outboxCpu),
         '',
         `outbox / baseline: ${ratio.toFixed(2)}× (targets: ≥ 2000 jobs/s and ≥ 0.5×); ` +
-          `the outbox rows were all committed after ${(insertMs / 1000).toFixed(2)} s`,
+          `the outbox rows were all committed after ${(insertMs / 1000).toFixed(2)} s; ` +
+          `load average at the end: ${loadavg()[0]!.toFixed(2)} (${cpus().length} CPUs)`,
       ].join('\n');
       return {
         table,
@@ -147,8 +164,9 @@ export const jobsSection = {
           jobs,
           concurrency: CONCURRENCY,
           relayBatch: outboxConfig.OUTBOX_BATCH_SIZE,
-          baseline: { ms: baselineMs, jobsPerSecond: baselineRate },
-          outbox: { ms: outboxMs, insertMs, jobsPerSecond: outboxRate },
+          baseline: { ms: baselineMs, jobsPerSecond: baselineRate, cpuMs: baselineCpu },
+          outbox: { ms: outboxMs, insertMs, jobsPerSecond: outboxRate, cpuMs: outboxCpu },
+          loadAverage: loadavg(),
           ratio,
         },
       };

@@ -5,14 +5,16 @@
  * completion, in one run, on the same Redis and queue settings. Prints a table and the ratio and
  * writes the figures as JSON under `.local/bench/`. Everything runs in this one process (producers,
  * relay, processor) on both paths. jobs/s moves with the machine's load; the CPU time per job of
- * this process and of its PostgreSQL backends barely does, so the table has both. Uses a database and Redis key prefix of its
- * own (TEST_DATABASE_URL / TEST_REDIS_URL, else the local servers) and removes them afterwards.
+ * this process, of its PostgreSQL backends and of Redis barely does, so the table has both. Uses
+ * a database of its own (on TEST_DATABASE_URL, else the local server) and a private Redis
+ * (scripts/stores.sh), and removes them afterwards.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../../service/src/config.js';
 import { connectOrm } from '../../service/src/db/orm.js';
@@ -23,7 +25,7 @@ import { createLogger } from '../../service/src/logger.js';
 import { createTestDatabase } from '../../service/test/support/database.js';
 import { testEnv } from '../../service/test/support/env.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
-import { deleteQueueKeys } from '../../worker/test/support/queues.js';
+import { startPrivateStore } from '../../service/test/support/stores.js';
 import { startRelay } from '../../worker/src/relay.js';
 import { backendsOf, CpuMeter } from './measure.js';
 
@@ -41,6 +43,17 @@ const INSERT_BATCH = 100;
 const PRODUCERS = 4;
 
 const logger = createLogger({ level: 'warn' });
+
+/** The pid of the Redis server at `url` (INFO server), for its CPU time. */
+async function redisProcessId(url: string): Promise<number> {
+  const client = new Redis(url);
+  try {
+    const info = await client.info('server');
+    return Number(/^process_id:(\d+)/m.exec(info)![1]);
+  } finally {
+    client.disconnect();
+  }
+}
 
 /** Resolves once `n` jobs completed on `queue` (local events of this process's processor). */
 function completions(queue: Queue, n: number): Promise<number> {
@@ -121,8 +134,11 @@ export const jobsSection = {
     'no-op) vs plain Bull add → the same no-op processor (baseline).',
   async run(jobs = 20_000) {
     const db = await createTestDatabase();
+    // A Redis of its own: its CPU time is then this run's alone (the shared one serves others).
+    const redis = await startPrivateStore('redis');
+    const redisPid = await redisProcessId(redis.url);
     // Each path gets a key prefix of its own, so neither sees the other's jobs.
-    const env = testEnv(db.url, { LOG_LEVEL: 'warn' });
+    const env = testEnv(db.url, { LOG_LEVEL: 'warn', REDIS_URL: redis.url });
     const baseConfig = loadConfig(env);
     const outboxConfig = loadConfig({ ...env, REDIS_KEY_PREFIX: `${env.REDIS_KEY_PREFIX}ob:` });
     const orm = await connectOrm(outboxConfig);
@@ -132,25 +148,31 @@ export const jobsSection = {
       await outbox(outboxConfig, orm, 500);
       await orm.em.fork().execute('truncate outbox');
       // CPU time per job, which the load of other processes barely moves (jobs/s it does): this
-      // process (producers, relay, processor) and the PostgreSQL backends of its pool.
+      // process (producers, relay, processor), the PostgreSQL backends of its pool, Redis.
       let app = new CpuMeter([process.pid]);
+      let kv = new CpuMeter([redisPid]);
       const baselineMs = await baseline(baseConfig, jobs);
-      const baselineCpu = { app: app.spent(), db: 0 };
+      const baselineCpu = { app: app.spent(), db: 0, redis: kv.spent() };
       const backends = await backendsOf(orm, process.pid);
-      const db = new CpuMeter(backends);
+      const pg = new CpuMeter(backends);
       app = new CpuMeter([process.pid]);
+      kv = new CpuMeter([redisPid]);
       const { totalMs: outboxMs, insertMs } = await outbox(outboxConfig, orm, jobs);
-      const outboxCpu = { app: app.spent(), db: db.spent(await backendsOf(orm, process.pid)) };
+      const outboxCpu = {
+        app: app.spent(),
+        db: pg.spent(await backendsOf(orm, process.pid)),
+        redis: kv.spent(),
+      };
       const baselineRate = (jobs / baselineMs) * 1000;
       const outboxRate = (jobs / outboxMs) * 1000;
       const ratio = outboxRate / baselineRate;
       const perJob = (ms: number) => Math.round((ms * 1000) / jobs);
-      const row = (name: string, ms: number, rate: number, cpu: { app: number; db: number }) =>
+      const row = (name: string, ms: number, rate: number, cpu: typeof outboxCpu) =>
         `| ${name} | ${jobs} | ${(ms / 1000).toFixed(2)} | ${Math.round(rate)} | ` +
-        `${perJob(cpu.app)} | ${perJob(cpu.db)} |`;
+        `${perJob(cpu.app)} | ${perJob(cpu.db)} | ${perJob(cpu.redis)} |`;
       const table = [
-        '| path | jobs | seconds | jobs/s | bench process CPU µs/job | PostgreSQL CPU µs/job |',
-        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        '| path | jobs | seconds | jobs/s | CPU µs/job: bench process | PostgreSQL | Redis |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
         row('plain Bull add → no-op (baseline)', baselineMs, baselineRate, baselineCpu),
         row('outbox → relay → Bull → no-op', outboxMs, outboxRate, outboxCpu),
         '',
@@ -173,8 +195,7 @@ export const jobsSection = {
     } finally {
       await orm.close(true);
       await db.drop();
-      await deleteQueueKeys(baseConfig.REDIS_KEY_PREFIX);
-      await deleteQueueKeys(outboxConfig.REDIS_KEY_PREFIX);
+      await redis.remove();
     }
   },
 };

@@ -6,13 +6,18 @@
  * written in transactions → the relay → Bull → a no-op processor) against the baseline, plain
  * Bull `add` → the same no-op processor, each timed from the first insert (or add) to the last
  * completion, in one run, on the same Redis and queue settings. Prints a table and the ratio and
- * writes the figures as JSON under `.local/bench/`. Uses a database and Redis key prefix of its
- * own (TEST_DATABASE_URL / TEST_REDIS_URL, else the local servers) and removes them afterwards.
+ * writes the figures as JSON under `.local/bench/`. Everything runs in this one process (producers,
+ * relay, processor) on both paths. jobs/s moves with the machine's load; the CPU time per job of
+ * this process, of its PostgreSQL backends and of Redis barely does, so the table has both. Uses
+ * a database of its own (on TEST_DATABASE_URL, else the local server) and a private Redis
+ * (scripts/stores.sh), and removes them afterwards.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../../service/src/config.js';
 import { connectOrm } from '../../service/src/db/orm.js';
@@ -23,8 +28,9 @@ import { createLogger } from '../../service/src/logger.js';
 import { createTestDatabase } from '../../service/test/support/database.js';
 import { testEnv } from '../../service/test/support/env.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
-import { deleteQueueKeys } from '../../worker/test/support/queues.js';
+import { startPrivateStore } from '../../service/test/support/stores.js';
 import { startRelay } from '../../worker/src/relay.js';
+import { backendsOf, CpuMeter } from './measure.js';
 import { notificationsSection } from './notifications.js';
 
 /** A job that does nothing, on the maintenance queue (no rate limit), for both paths. */
@@ -41,6 +47,17 @@ const INSERT_BATCH = 100;
 const PRODUCERS = 4;
 
 const logger = createLogger({ level: 'warn' });
+
+/** The pid of the Redis server at `url` (INFO server), for its CPU time. */
+async function redisProcessId(url: string): Promise<number> {
+  const client = new Redis(url);
+  try {
+    const info = await client.info('server');
+    return Number(/^process_id:(\d+)/m.exec(info)![1]);
+  } finally {
+    client.disconnect();
+  }
+}
 
 /** Resolves once `n` jobs completed on `queue` (local events of this process's processor). */
 function completions(queue: Queue, n: number): Promise<number> {
@@ -98,9 +115,11 @@ async function outbox(
       while (next < jobs) {
         const from = next;
         next = Math.min(next + INSERT_BATCH, jobs);
-        await orm.em.fork().transactional(async (em) => {
-          for (let i = from; i < next; i++) enqueue(em, { contract: NOOP, payload: { i } });
-        });
+        const requests = Array.from({ length: next - from }, (_, k) => ({
+          contract: NOOP,
+          payload: { i: from + k },
+        }));
+        await orm.em.fork().transactional((em) => enqueue(em, requests));
       }
     };
     await Promise.all(Array.from({ length: PRODUCERS }, producer));
@@ -119,8 +138,11 @@ export const jobsSection = {
     'no-op) vs plain Bull add → the same no-op processor (baseline).',
   async run(jobs = 20_000) {
     const db = await createTestDatabase();
+    // A Redis of its own: its CPU time is then this run's alone (the shared one serves others).
+    const redis = await startPrivateStore('redis');
+    const redisPid = await redisProcessId(redis.url);
     // Each path gets a key prefix of its own, so neither sees the other's jobs.
-    const env = testEnv(db.url, { LOG_LEVEL: 'warn' });
+    const env = testEnv(db.url, { LOG_LEVEL: 'warn', REDIS_URL: redis.url });
     const baseConfig = loadConfig(env);
     const outboxConfig = loadConfig({ ...env, REDIS_KEY_PREFIX: `${env.REDIS_KEY_PREFIX}ob:` });
     const orm = await connectOrm(outboxConfig);
@@ -129,21 +151,38 @@ export const jobsSection = {
       await baseline(baseConfig, 500);
       await outbox(outboxConfig, orm, 500);
       await orm.em.fork().execute('truncate outbox');
+      // CPU time per job, which the load of other processes barely moves (jobs/s it does): this
+      // process (producers, relay, processor), the PostgreSQL backends of its pool, Redis.
+      let app = new CpuMeter([process.pid]);
+      let kv = new CpuMeter([redisPid]);
       const baselineMs = await baseline(baseConfig, jobs);
+      const baselineCpu = { app: app.spent(), db: 0, redis: kv.spent() };
+      const backends = await backendsOf(orm, process.pid);
+      const pg = new CpuMeter(backends);
+      app = new CpuMeter([process.pid]);
+      kv = new CpuMeter([redisPid]);
       const { totalMs: outboxMs, insertMs } = await outbox(outboxConfig, orm, jobs);
+      const outboxCpu = {
+        app: app.spent(),
+        db: pg.spent(await backendsOf(orm, process.pid)),
+        redis: kv.spent(),
+      };
       const baselineRate = (jobs / baselineMs) * 1000;
       const outboxRate = (jobs / outboxMs) * 1000;
       const ratio = outboxRate / baselineRate;
-      const row = (name: string, ms: number, rate: number) =>
-        `| ${name} | ${jobs} | ${(ms / 1000).toFixed(2)} | ${Math.round(rate)} |`;
+      const perJob = (ms: number) => Math.round((ms * 1000) / jobs);
+      const row = (name: string, ms: number, rate: number, cpu: typeof outboxCpu) =>
+        `| ${name} | ${jobs} | ${(ms / 1000).toFixed(2)} | ${Math.round(rate)} | ` +
+        `${perJob(cpu.app)} | ${perJob(cpu.db)} | ${perJob(cpu.redis)} |`;
       const table = [
-        '| path | jobs | seconds | jobs/s |',
-        '| --- | ---: | ---: | ---: |',
-        row('plain Bull add → no-op (baseline)', baselineMs, baselineRate),
-        row('outbox → relay → Bull → no-op', outboxMs, outboxRate),
+        '| path | jobs | seconds | jobs/s | CPU µs/job: bench process | PostgreSQL | Redis |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+        row('plain Bull add → no-op (baseline)', baselineMs, baselineRate, baselineCpu),
+        row('outbox → relay → Bull → no-op', outboxMs, outboxRate, outboxCpu),
         '',
         `outbox / baseline: ${ratio.toFixed(2)}× (targets: ≥ 2000 jobs/s and ≥ 0.5×); ` +
-          `the outbox rows were all committed after ${(insertMs / 1000).toFixed(2)} s`,
+          `the outbox rows were all committed after ${(insertMs / 1000).toFixed(2)} s; ` +
+          `load average at the end: ${loadavg()[0]!.toFixed(2)} (${cpus().length} CPUs)`,
       ].join('\n');
       return {
         table,
@@ -151,16 +190,16 @@ export const jobsSection = {
           jobs,
           concurrency: CONCURRENCY,
           relayBatch: outboxConfig.OUTBOX_BATCH_SIZE,
-          baseline: { ms: baselineMs, jobsPerSecond: baselineRate },
-          outbox: { ms: outboxMs, insertMs, jobsPerSecond: outboxRate },
+          baseline: { ms: baselineMs, jobsPerSecond: baselineRate, cpuMs: baselineCpu },
+          outbox: { ms: outboxMs, insertMs, jobsPerSecond: outboxRate, cpuMs: outboxCpu },
+          loadAverage: loadavg(),
           ratio,
         },
       };
     } finally {
       await orm.close(true);
       await db.drop();
-      await deleteQueueKeys(baseConfig.REDIS_KEY_PREFIX);
-      await deleteQueueKeys(outboxConfig.REDIS_KEY_PREFIX);
+      await redis.remove();
     }
   },
 };

@@ -90,12 +90,10 @@ let userId: number;
 
 /** Writes a job as a producer does and waits for its Bull job to complete; its return value. */
 async function runThroughOutbox(request: JobRequest): Promise<unknown> {
-  const em = server.orm.em.fork();
-  const row = enqueue(em, request);
-  await em.flush();
+  const [id] = await server.orm.em.fork().transactional((em) => enqueue(em, request));
   const queue = worker.queue(request.contract.queue);
-  await until(async () => (await (await queue.getJob(row.id))?.isCompleted()) === true, 30_000);
-  return (await queue.getJob(row.id))!.returnvalue;
+  await until(async () => (await (await queue.getJob(id!))?.isCompleted()) === true, 30_000);
+  return (await queue.getJob(id!))!.returnvalue;
 }
 
 describe('a data export', () => {

@@ -65,12 +65,12 @@ function completedJob(row: OutboxRow): Promise<Job> {
 
 /** Writes a job as a producer does (an outbox row, committed) and waits for its completion. */
 async function runThroughOutbox(request: JobRequest): Promise<Job> {
-  const em = server.orm.em.fork();
-  const row = enqueue(em, request, { requestId: 'maintenance-e2e' });
-  await em.flush();
+  const [id] = await server.orm.em
+    .fork()
+    .transactional((em) => enqueue(em, request, { requestId: 'maintenance-e2e' }));
   const [fresh] = await server.sql<OutboxRow>(
     'select id::text as id, queue, name, payload, meta, sent_at from outbox where id = ?',
-    [row.id],
+    [id],
   );
   return completedJob(fresh!);
 }

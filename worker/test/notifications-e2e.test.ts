@@ -162,9 +162,11 @@ describe('fan-out', () => {
       { jobId: `again:${published.id}` },
     );
     expect((await completedJob(queue, String(again.id))).returnvalue).toEqual({ inserted: 0 });
-    const em = server.orm.em.fork();
-    enqueue(em, jobRequest(NOTIFY_FOLLOWERS, { articleId: published.id }));
-    await em.flush();
+    await server.orm.em
+      .fork()
+      .transactional((em) =>
+        enqueue(em, jobRequest(NOTIFY_FOLLOWERS, { articleId: published.id })),
+      );
     const rows = await server.sql<{ id: string }>(
       `select id::text as id from outbox where name = ? and (payload->>'articleId')::int = ?
        order by id`,
@@ -210,10 +212,10 @@ describe('daily digest', () => {
     });
 
     const schedule = async () => {
-      const em = server.orm.em.fork();
-      const row = enqueue(em, jobRequest(SCHEDULE_DIGESTS, {}));
-      await em.flush();
-      return completedJob(worker.queue(SCHEDULE_DIGESTS.queue), String(row.id));
+      const [id] = await server.orm.em
+        .fork()
+        .transactional((em) => enqueue(em, jobRequest(SCHEDULE_DIGESTS, {})));
+      return completedJob(worker.queue(SCHEDULE_DIGESTS.queue), id!);
     };
     const day = utcDay(new Date());
     expect((await schedule()).returnvalue).toEqual({ day, scheduled: 1 });

@@ -45,11 +45,11 @@ export abstract class FeatureService<Deps extends object = object> {
   }
 
   /**
-   * Enqueues a job through the outbox, committed with `em`'s transaction (or next flush); the
-   * request id travels with it in the job's meta.
+   * Enqueues a job through the outbox, committed with `em`'s transaction (which must be open);
+   * the request id travels with it in the job's meta.
    */
-  protected enqueue(em: EntityManager, request: JobRequest): void {
-    enqueue(em, request, this.actor.requestId ? { requestId: this.actor.requestId } : {});
+  protected async enqueue(em: EntityManager, request: JobRequest): Promise<void> {
+    await enqueue(em, request, this.actor.requestId ? { requestId: this.actor.requestId } : {});
   }
 }
 

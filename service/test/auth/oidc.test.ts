@@ -5,9 +5,14 @@ import Provider from 'oidc-provider';
 import { ConfigError } from '../../src/config.js';
 import { OidcProviders } from '../../src/modules/auth/oidc.js';
 import { User } from '../../src/modules/users/user.entity.js';
+import { WELCOME_EMAIL } from '../../src/jobs/contracts.js';
+import { startWorker, type RunningWorker } from '../../../worker/src/worker.js';
+import { deleteQueueKeys, silentLogger } from '../../../worker/test/support/queues.js';
 import { uniqueUser } from '../support/client.js';
 import { freePort } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { until } from '../support/wait.js';
 
 /**
  * A real OpenID Connect provider (oidc-provider) on loopback, and the service configured to use
@@ -31,6 +36,8 @@ let signInAs = '';
 let server: TestServer;
 let provider: Server;
 let issuer: string;
+let smtp: TestSmtpServer;
+let worker: RunningWorker;
 
 async function startProvider(port: number, callbackUrl: string): Promise<Server> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
@@ -191,9 +198,12 @@ function asBrowser(jar: CookieJar) {
 beforeAll(async () => {
   const [appPort, providerPort, downPort] = await Promise.all([freePort(), freePort(), freePort()]);
   issuer = `http://127.0.0.1:${providerPort}`;
+  smtp = await startSmtpServer();
   // The service boots before the provider exists: discovery is lazy, so this must work.
   server = await startTestServer(
     {
+      ...smtp.env,
+      OUTBOX_POLL_MS: '50',
       PUBLIC_URL: `http://127.0.0.1:${appPort}`,
       OIDC_SUCCESS_REDIRECT: SUCCESS,
       OIDC_PROVIDERS: JSON.stringify([
@@ -204,13 +214,30 @@ beforeAll(async () => {
     { port: appPort, appDeps: { oidcTestOnly: { allowInsecureRequests: true } } },
   );
   provider = await startProvider(providerPort, `${server.baseUrl}/api/auth/oidc/local/callback`);
-});
+  // The worker delivers what sign-ups enqueue (the welcome email).
+  worker = await startWorker(
+    { config: server.config, orm: server.orm, logger: silentLogger() },
+    { concurrency: 2 },
+  );
+}, 60_000);
 
 afterAll(async () => {
   provider?.closeAllConnections();
   await new Promise((resolve) => provider?.close(resolve));
+  await worker?.close(10_000);
+  await smtp?.close();
+  const prefix = server?.config.REDIS_KEY_PREFIX;
   await server?.close();
+  if (prefix) await deleteQueueKeys(prefix);
 });
+
+/** The welcome-email outbox rows written for the user with `email`. */
+const welcomeRows = (email: string) =>
+  server.sql<{ user_id: number }>(
+    `select u.id as user_id from outbox o join users u on u.id = (o.payload->>'userId')::int
+     where o.name = ? and u.email = ?`,
+    [WELCOME_EMAIL.name, email.toLowerCase()],
+  );
 
 describe('signing in through an OpenID Connect provider', () => {
   it('when a new user completes the code + PKCE flow, then they land on the front end with a working session', async () => {
@@ -281,6 +308,25 @@ describe('signing in through an OpenID Connect provider', () => {
 
     const me = await server.api.get('/user', asBrowser(jar));
     expect(me.body.user).toMatchObject({ email: registered.email, username: registered.username });
+  });
+
+  it('when a new user signs up through the provider, then they get the welcome email once; signing in again or linking a password account sends no second one', async () => {
+    const id = account('oidcwelcome');
+    await signIn(id);
+    const email = accounts.get(id)!.email;
+    const [row] = await welcomeRows(email);
+    const messageId = `<welcome-${row!.user_id}@plinth.test>`;
+    await until(() => smtp.received.some((m) => m.header('message-id') === messageId), 30_000);
+    const mail = smtp.received.find((m) => m.header('message-id') === messageId)!;
+    expect(mail.to).toEqual([email]);
+    expect(mail.header('subject')).toBe('Welcome to Plinth');
+
+    await signIn(id);
+    expect(await welcomeRows(email)).toHaveLength(1);
+    // A password account signing in through the provider was welcomed when it registered.
+    const registered = await server.api.register('oidcwelcomelink');
+    await signIn(account('oidcwelcomelink', { email: registered.email }));
+    expect(await welcomeRows(registered.email)).toHaveLength(1);
   });
 
   it('when the chosen username is taken, then the new account gets a unique one', async () => {

@@ -284,7 +284,7 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
         });
         await em.flush();
         await this.replaceTags(em, created.id, tagList);
-        if (created.status === 'published') this.notifyFollowers(em, created.id);
+        if (created.status === 'published') await this.notifyFollowers(em, created.id);
         return created;
       });
     const article = await this.deps.cache.write(['lists', 'tags'], write, (a) => [
@@ -331,7 +331,7 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
           }
           if (titleChanged) article.slug = newSlug;
           if (existing.status === 'draft' && article.status === 'published') {
-            this.notifyFollowers(em, article.id);
+            await this.notifyFollowers(em, article.id);
           }
           if (tagList !== undefined) {
             await this.replaceTags(em, article.id, tagList);
@@ -421,8 +421,8 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
    * Publishing notifies the author's followers: a fan-out job committed with the article (the
    * outbox), run in batches by the worker (NOTIFY_FOLLOWERS in service/src/jobs/contracts.ts).
    */
-  private notifyFollowers(em: EntityManager, articleId: number): void {
-    this.enqueue(em, jobRequest(NOTIFY_FOLLOWERS, { articleId }));
+  private async notifyFollowers(em: EntityManager, articleId: number): Promise<void> {
+    await this.enqueue(em, jobRequest(NOTIFY_FOLLOWERS, { articleId }));
   }
 
   private async bumpFavorites(em: EntityManager, articleId: number, delta: 1 | -1) {

@@ -7,6 +7,7 @@ import { AppError, ForbiddenError } from '../../errors.js';
 import type { RedisGuard } from '../../redis-guard.js';
 import type { Passwords } from '../users/passwords.js';
 import { User } from '../users/user.entity.js';
+import type { NewAccount } from '../users/users.service.js';
 import { sha256 } from '../../crypto.js';
 
 export type OidcProviderConfig = Config['OIDC_PROVIDERS'][number];
@@ -291,12 +292,14 @@ function baseUsername(identity: OidcIdentity, email: string): string {
 /**
  * The account for a provider login: the user with that verified email (linking is by email:
  * the provider vouched for it), else a new user with a random, never-disclosed password, so the
- * account only opens through the provider until its owner sets a password.
+ * account only opens through the provider until its owner sets a password. `create` makes the
+ * account (UsersService.createAccount, which also enqueues the welcome email).
  */
 export async function accountFor(
   em: EntityManager,
   passwords: Passwords,
   identity: OidcIdentity,
+  create: (account: NewAccount) => Promise<User>,
 ): Promise<{ user: User; created: boolean }> {
   if (!identity.email || !identity.emailVerified) {
     throw new ForbiddenError('must be verified by the identity provider', 'email');
@@ -311,14 +314,9 @@ export async function accountFor(
     }
     const username = attempt === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
     if (await em.findOne(User, { username })) continue;
-    const user = em.create(User, {
-      email,
-      username,
-      passwordHash: await passwords.hash(randomBytes(32).toString('base64url')),
-    });
+    const passwordHash = await passwords.hash(randomBytes(32).toString('base64url'));
     try {
-      await em.flush();
-      return { user, created: true };
+      return { user: await create({ email, username, passwordHash }), created: true };
     } catch (err) {
       // A concurrent login took the email (the next loop links to it) or the username.
       if (!violatedUniqueConstraint(err)) throw err;

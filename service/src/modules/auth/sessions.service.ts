@@ -55,7 +55,10 @@ export class SessionsService extends FeatureService<SessionsDeps> {
     identity: OidcIdentity,
     previousId: string | undefined,
   ): Promise<StartedSession & { user: User; created: boolean }> {
-    const { user, created } = await accountFor(this.em, this.deps.passwords, identity);
+    const users = this.deps.users(this.em, this.actor);
+    const { user, created } = await accountFor(this.em, this.deps.passwords, identity, (account) =>
+      users.createAccount(account),
+    );
     return { ...(await this.start(user, previousId)), user, created };
   }
 

@@ -47,7 +47,7 @@ export class AvatarsService extends FeatureService<AvatarsDeps> {
           bytes: bytes.length,
           originalKey,
         });
-        this.enqueue(em, jobRequest(AVATAR_RESIZE, { uploadId: id }));
+        await this.enqueue(em, jobRequest(AVATAR_RESIZE, { uploadId: id }));
         return created;
       });
       return this.toDto(upload);

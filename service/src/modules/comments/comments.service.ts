@@ -109,7 +109,7 @@ export class CommentsService extends FeatureService<CommentsDeps> {
         // The author hears of comments by others, through an outbox row committed with the comment.
         if (article.author.id !== author.id) {
           await em.flush();
-          this.enqueue(em, jobRequest(COMMENT_EMAIL, { commentId: created.id }));
+          await this.enqueue(em, jobRequest(COMMENT_EMAIL, { commentId: created.id }));
         }
         return created;
       });

@@ -42,7 +42,7 @@ export class ExportsService extends FeatureService<ExportsDeps> {
           user: user.id,
           status: 'queued',
         });
-        this.enqueue(em, jobRequest(BUILD_EXPORT, { exportId: created.id }));
+        await this.enqueue(em, jobRequest(BUILD_EXPORT, { exportId: created.id }));
         return created;
       });
       return this.toDto(row);

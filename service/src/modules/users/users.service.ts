@@ -21,6 +21,13 @@ export interface UsersDeps {
   tokens: Tokens;
 }
 
+/** What a new account is made of (the password already hashed). */
+export interface NewAccount {
+  username: string;
+  email: string;
+  passwordHash: string;
+}
+
 export function toUserDto(user: User, token: string): UserDto {
   return {
     email: user.email,
@@ -38,20 +45,26 @@ export class UsersService extends FeatureService<UsersDeps> {
     this.authorize('create', 'User', 'log out before registering');
     await this.assertAvailable(input);
     const passwordHash = await this.deps.passwords.hash(input.password);
-    // The welcome mail is an outbox row committed with the user: both or neither.
     const user = await this.mappingConflicts(() =>
-      this.em.transactional(async (em) => {
-        const created = em.create(User, {
-          username: input.username,
-          email: input.email,
-          passwordHash,
-        });
-        await em.flush();
-        this.enqueue(em, jobRequest(WELCOME_EMAIL, { userId: created.id }));
-        return created;
-      }),
+      this.createAccount({ username: input.username, email: input.email, passwordHash }),
     );
     return toUserDto(user, await this.deps.tokens.sign(user.id));
+  }
+
+  /**
+   * Creates a user and its welcome email (an outbox row) in one transaction: both or neither.
+   * Every way an account comes to be (registration, a first login through an identity
+   * provider) goes through here, so none of them misses the welcome. No authorization: callers
+   * decide who may create an account. A taken email or username rejects with the unique
+   * violation (callers map it).
+   */
+  async createAccount(data: NewAccount): Promise<User> {
+    return this.em.transactional(async (em) => {
+      const created = em.create(User, data);
+      await em.flush();
+      await this.enqueue(em, jobRequest(WELCOME_EMAIL, { userId: created.id }));
+      return created;
+    });
   }
 
   /**

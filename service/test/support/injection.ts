@@ -125,6 +125,11 @@ export function injectionTargets(f: Fixtures): Record<string, Target> {
       params: { slug: f.published, id: String(f.commentId) },
     },
     GetTags: { actor: 'viewer' },
+    // Nobody's upload: a 404 (or 422) whatever is injected.
+    GetAvatarUpload: {
+      actor: 'viewer',
+      params: { uploadId: '00000000-0000-4000-8000-000000000000' },
+    },
     AdminListUsers: { actor: 'admin' },
     AdminAuditLog: { actor: 'admin' },
     AdminChangeRole: { actor: 'admin', params: user, body: { user: { role: 'viewer' } } },

@@ -28,8 +28,10 @@ afterAll(async () => {
   await storage?.remove();
 });
 
-const upload = (body: FormData | string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}) =>
-  server.api.put('/user/avatar', { token: alice.token, raw: body, headers });
+const upload = (
+  body: FormData | string | Uint8Array<ArrayBuffer>,
+  headers: Record<string, string> = {},
+) => server.api.put('/user/avatar', { token: alice.token, raw: body, headers });
 
 /** Upload rows, avatar jobs and stored files: what a refused upload must not leave. */
 async function leftovers() {

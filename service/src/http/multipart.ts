@@ -1,12 +1,12 @@
 import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import {
-  AppError,
   BadRequestError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.js';
+import type { AppError } from '../errors.js';
 import type { AppContext } from './state.js';
 
 /** One file read from a multipart/form-data body. */

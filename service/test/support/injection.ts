@@ -129,6 +129,11 @@ export function injectionTargets(f: Fixtures): Record<string, Target> {
     GetTags: { actor: 'viewer' },
     // Someone else's export: a 404 whatever is injected.
     GetDataExport: { actor: 'viewer', params: { exportId: f.exportId } },
+    // Nobody's upload: a 404 (or 422) whatever is injected.
+    GetAvatarUpload: {
+      actor: 'viewer',
+      params: { uploadId: '00000000-0000-4000-8000-000000000000' },
+    },
     AdminListUsers: { actor: 'admin' },
     AdminAuditLog: { actor: 'admin' },
     AdminChangeRole: { actor: 'admin', params: user, body: { user: { role: 'viewer' } } },

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import sharp from 'sharp';
 import { AVATAR_RESIZE, AVATAR_SIZES } from '../../../service/src/jobs/contracts.js';
 import type { Job } from '../../../service/src/jobs/queue.js';
+import { AvatarUpload } from '../../../service/src/modules/avatars/avatar-upload.entity.js';
 import { objectKey, publicObjectUrl } from '../../../service/src/storage/index.js';
 import { parsePayload } from '../errors.js';
 import type { ProcessorDeps } from './types.js';
@@ -80,12 +81,10 @@ async function removeReplaced(
   const keys = replaced.flatMap((r) => Object.values(r.keys ?? {}));
   await deps.storage.delete([...keys, originalKey]);
   if (replaced.length > 0) {
-    const ids = replaced.map((r) => r.id);
-    await em.execute(
-      `update avatar_uploads set files_removed_at = now()
-       where id in (${ids.map(() => '?').join(', ')})`,
-      ids,
-      'run',
+    await em.nativeUpdate(
+      AvatarUpload,
+      { id: { $in: replaced.map((r) => r.id) } },
+      { filesRemovedAt: new Date() },
     );
   }
   return keys.length;

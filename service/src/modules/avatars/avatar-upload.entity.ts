@@ -16,7 +16,12 @@ export const AvatarUploadSchema = defineEntity({
   properties: {
     /** Random, and part of every key of the upload's files (unique per upload: immutable caching). */
     id: p.uuid().primary(),
-    user: () => p.manyToOne(User).deleteRule('cascade').index('avatar_uploads_user_idx'),
+    user: () =>
+      p
+        .manyToOne(User)
+        .deleteRule('cascade')
+        .foreignKeyName('avatar_uploads_user_id_foreign')
+        .index('avatar_uploads_user_idx'),
     status: p.enum(AVATAR_UPLOAD_STATUSES).default('pending'),
     /** The type the magic bytes showed (`image/png`…), not the one the client declared. */
     contentType: p.string().length(32),

@@ -89,8 +89,8 @@ describe('a worker killed during a data export', () => {
         [id],
       );
       expect(row!.status).toBe('running');
-      // Killed after a page was read: progress was written, the export is not done.
-      expect(row!.progress).toBeGreaterThan(0);
+      // Killed mid-export: not done. (Progress is not pinned: with 1 s locks on a loaded machine
+      // the job may have stalled and restarted in the crash worker, which resets it to 0.)
       expect(row!.progress).toBeLessThan(100);
       const file = path.join(storage.dir, 'exports', String(row!.user_id), `${id}.json.gz`);
       if (stored) expect((await stat(file)).size).toBeGreaterThan(0);

@@ -8,14 +8,27 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { otlpReceiver } from '../../service/test/support/otlp.js';
-import { Stack, type LoadRequest } from '../drill/harness.js';
+import { load, Stack, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
 import { CPU_REQUESTS, cpuPerRequest, NO_LIMITS } from './reads.js';
 
 /** The most that tracing at 100 % sampling may add to a hot read's CPU per request. */
 const BOUND = 1.15;
-/** Runs in order; interleaved so that drift of the shared machine hits both modes alike. */
-const ORDER = (process.env.BENCH_TELEMETRY_ORDER ?? 'off,on,on,off').split(',') as ('off' | 'on')[];
+/**
+ * Runs in order; interleaved so that drift of the shared machine hits both modes alike, three of
+ * each so that a mode's median is a run's figure, not the mean of two.
+ */
+const ORDER = (process.env.BENCH_TELEMETRY_ORDER ?? 'off,on,on,off,off,on').split(',') as (
+  'off' | 'on'
+)[];
+/**
+ * Requests of every read, cycled, after each start and before any measurement: a fresh process
+ * compiles the code it runs (with tracing on, the SDK's too) on background threads whose CPU the
+ * process's utime + stime includes, which the first read measured would otherwise pay for.
+ */
+const WARM_UP_REQUESTS = Number(process.env.BENCH_TELEMETRY_WARM_UP ?? 2000);
+/** Longer than the batch span processor's schedule (OTEL_BSP_SCHEDULE_DELAY, 5 s by default). */
+const EXPORT_SETTLE_MS = 6_000;
 /** The exporter's encoding; production (the ADOT sidecar) gets the SDK default, protobuf. */
 const PROTOCOL = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
 
@@ -73,9 +86,10 @@ export const telemetrySection: BenchSection = {
     'Tracing overhead on the hot reads (production build, cache Redis up, seeded data): the API ' +
     'started with `--import ./dist/service/src/tracing.js` as start:service does, telemetry off ' +
     '(OTEL_SDK_DISABLED=true) vs on at 100 % sampling (OTEL_TRACES_SAMPLER=always_on, OTLP ' +
-    `${PROTOCOL} to a receiver in the bench process), runs in the order ${ORDER.join(', ')}. ` +
-    `App CPU = utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; per mode the median of ` +
-    `its runs. Bound (issue 17): on ≤ ${BOUND} × off. Rate limits out of the way.`,
+    `${PROTOCOL} to a receiver in the bench process), runs in the order ${ORDER.join(', ')}; ` +
+    `each run warms up on ${WARM_UP_REQUESTS} requests of every read first. App CPU = ` +
+    `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; per mode the median of its runs. ` +
+    `Bound (issue 17): on ≤ ${BOUND} × off. Rate limits out of the way.`,
   async run() {
     if (
       !ORDER.includes('off') ||
@@ -120,6 +134,10 @@ export const telemetrySection: BenchSection = {
           non2xx: 0,
         })),
       );
+      const requestOf = (row: Row): LoadRequest => ({
+        path: reads.find((x) => x.read === row.read)!.path,
+        headers: row.viewer === 'signed in' ? signed : {},
+      });
       const telemetryEnv = {
         off: { OTEL_SDK_DISABLED: 'true' },
         on: {
@@ -134,21 +152,23 @@ export const telemetrySection: BenchSection = {
           '--import',
           './dist/service/src/tracing.js',
         ]);
-        await sleep(500);
+        await load(
+          stack.apiUrl,
+          rows.map((row) => requestOf(row)),
+          { amount: WARM_UP_REQUESTS, connections: 8 },
+        );
+        // The warm-up's spans go out before the first measurement (the same wait with tracing
+        // off, so both modes start alike).
+        await sleep(EXPORT_SETTLE_MS);
         const before = { ...receiver.exports, spans: receiver.spans.length };
         for (const row of rows) {
-          const r = reads.find((x) => x.read === row.read)!;
-          const request: LoadRequest = {
-            path: r.path,
-            headers: row.viewer === 'signed in' ? signed : {},
-          };
-          const fig = await cpuPerRequest(stack.apiUrl, stack.api.pid, [request]);
+          const fig = await cpuPerRequest(stack.apiUrl, stack.api.pid, [requestOf(row)]);
           row[mode].push(fig.appCpuMs);
           row.non2xx += fig.non2xx;
           console.log(`  run ${run + 1} (${mode}) ${row.read} ${row.viewer}`);
         }
         // Let the batch processor send what it still holds before the process goes.
-        if (mode === 'on') await sleep(6_000);
+        if (mode === 'on') await sleep(EXPORT_SETTLE_MS);
         const sent = {
           mode,
           requests: receiver.exports.requests - before.requests,

@@ -73,9 +73,10 @@ async function start(): Promise<void> {
       // Router layers only (one span per route handler): a span per middleware would cost more
       // than it tells.
       new koa.KoaInstrumentation({ ignoreLayersType: [koa.KoaLayerType.MIDDLEWARE] }),
-      // One span per statement, without its parameters (personal data), inside a trace only; no
-      // spans for pool checkouts and connects (almost one per statement more; the pool's state
-      // is in the db_pool_* metrics).
+      // One span per statement, inside a trace only, without the parameter array (MikroORM writes
+      // most values into the statement's text, though: docs/observability.md). No spans for pool
+      // checkouts and connects (almost one per statement more; the pool's state is in the
+      // db_pool_* metrics).
       new PgInstrumentation({
         requireParentSpan: true,
         enhancedDatabaseReporting: false,

@@ -1,21 +1,33 @@
 /**
  * The `telemetry` section: what tracing costs the hot reads. The production build runs as
- * `start:service` runs it (`node --import ./dist/service/src/tracing.js`), alternately with
+ * `start:service` runs it (`node --import ./dist/service/src/tracing.js`), twice side by side:
  * telemetry off (OTEL_SDK_DISABLED=true) and on at 100 % sampling (OTEL_TRACES_SAMPLER=always_on)
- * exporting OTLP/HTTP to a receiver in this process; per read, the app's CPU per 2xx answer off
- * and on (median of the runs of each mode, runs interleaved against machine drift) and the ratio
- * against the bound of issue 17: at most +15 %. Prometheus metrics are on in both modes.
+ * exporting OTLP/HTTP to a receiver in this process; per read, each API's CPU per 2xx answer
+ * (median of the rounds, the two measured back to back in each against machine drift) and the
+ * ratio against the bound of issue 17: at most +15 %. Prometheus metrics are on in both modes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { otlpReceiver } from '../../service/test/support/otlp.js';
-import { Stack, type LoadRequest } from '../drill/harness.js';
+import { load, Stack, type AppProcess, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
 import { CPU_REQUESTS, cpuPerRequest, NO_LIMITS } from './reads.js';
 
 /** The most that tracing at 100 % sampling may add to a hot read's CPU per request. */
 const BOUND = 1.15;
-/** Runs in order; interleaved so that drift of the shared machine hits both modes alike. */
-const ORDER = (process.env.BENCH_TELEMETRY_ORDER ?? 'off,on,on,off').split(',') as ('off' | 'on')[];
+/**
+ * Rounds of measurements. Both APIs run side by side and each read is measured on one right after
+ * the other (off first in odd rounds, on first in even ones): runs minutes apart on the shared
+ * machine differed by up to 2× in the same mode, pairs seconds apart share its load.
+ */
+const ROUNDS = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 3);
+/**
+ * Requests of every read, cycled, after each start and before any measurement: a fresh process
+ * compiles the code it runs (with tracing on, the SDK's too) on background threads whose CPU the
+ * process's utime + stime includes, which the first read measured would otherwise pay for.
+ */
+const WARM_UP_REQUESTS = Number(process.env.BENCH_TELEMETRY_WARM_UP ?? 2000);
+/** Longer than the batch span processor's schedule (OTEL_BSP_SCHEDULE_DELAY, 5 s by default). */
+const EXPORT_SETTLE_MS = 6_000;
 /** The exporter's encoding; production (the ADOT sidecar) gets the SDK default, protobuf. */
 const PROTOCOL = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
 
@@ -41,8 +53,8 @@ function table(rows: Row[]): string {
   const header = [
     'read',
     'viewer',
-    'off ms/req (runs)',
-    'on ms/req (runs)',
+    'off ms/req (rounds)',
+    'on ms/req (rounds)',
     'off median',
     'on median',
     'on ÷ off',
@@ -73,26 +85,17 @@ export const telemetrySection: BenchSection = {
     'Tracing overhead on the hot reads (production build, cache Redis up, seeded data): the API ' +
     'started with `--import ./dist/service/src/tracing.js` as start:service does, telemetry off ' +
     '(OTEL_SDK_DISABLED=true) vs on at 100 % sampling (OTEL_TRACES_SAMPLER=always_on, OTLP ' +
-    `${PROTOCOL} to a receiver in the bench process), runs in the order ${ORDER.join(', ')}. ` +
-    `App CPU = utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; per mode the median of ` +
-    `its runs. Bound (issue 17): on ≤ ${BOUND} × off. Rate limits out of the way.`,
+    `${PROTOCOL} to a receiver in the bench process), both running side by side on the same ` +
+    `stores, each warmed up on ${WARM_UP_REQUESTS} requests of every read; ${ROUNDS} rounds, ` +
+    'each read measured on both APIs back to back (off first in odd rounds, on first in even ' +
+    `ones). App CPU = utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; per mode the ` +
+    'median of its rounds. ' +
+    `Bound (issue 17): on ≤ ${BOUND} × off. Rate limits out of the way.`,
   async run() {
-    if (
-      !ORDER.includes('off') ||
-      !ORDER.includes('on') ||
-      ORDER.some((m) => m !== 'off' && m !== 'on')
-    ) {
-      throw new Error(
-        `BENCH_TELEMETRY_ORDER needs runs of both off and on, got ${ORDER.join(',')}`,
-      );
-    }
+    if (!(ROUNDS >= 1)) throw new Error(`BENCH_TELEMETRY_ROUNDS must be 1 or more, got ${ROUNDS}`);
     const [stack, receiver] = await Promise.all([Stack.start({ env: NO_LIMITS }), otlpReceiver()]);
-    const exportsByRun: {
-      mode: 'off' | 'on';
-      requests: number;
-      bytes: number;
-      spans: number | null;
-    }[] = [];
+    const apis: Partial<Record<'off' | 'on', AppProcess & { url: string }>> = {};
+    let exported = { requests: 0, bytes: 0, spans: null as number | null };
     let rows: Row[] = [];
     try {
       const signed = { Authorization: `Token ${stack.token}` };
@@ -120,6 +123,10 @@ export const telemetrySection: BenchSection = {
           non2xx: 0,
         })),
       );
+      const requestOf = (row: Row): LoadRequest => ({
+        path: reads.find((x) => x.read === row.read)!.path,
+        headers: row.viewer === 'signed in' ? signed : {},
+      });
       const telemetryEnv = {
         off: { OTEL_SDK_DISABLED: 'true' },
         on: {
@@ -128,41 +135,44 @@ export const telemetrySection: BenchSection = {
           OTEL_TRACES_SAMPLER: 'always_on',
         },
       };
-      for (const [run, mode] of ORDER.entries()) {
-        await stack.api.stop();
-        await stack.startApi({ REDIS_CACHE_URL: stack.env.REDIS_URL!, ...telemetryEnv[mode] }, [
-          '--import',
-          './dist/service/src/tracing.js',
-        ]);
-        await sleep(500);
-        const before = { ...receiver.exports, spans: receiver.spans.length };
+      await stack.api.stop();
+      for (const mode of ['off', 'on'] as const) {
+        const app = await stack.startApi(
+          { REDIS_CACHE_URL: stack.env.REDIS_URL!, ...telemetryEnv[mode] },
+          ['--import', './dist/service/src/tracing.js'],
+        );
+        apis[mode] = Object.assign(app, { url: stack.apiUrl });
+        await load(
+          stack.apiUrl,
+          rows.map((row) => requestOf(row)),
+          { amount: WARM_UP_REQUESTS, connections: 8 },
+        );
+      }
+      // The warm-up's spans go out before the first measurement.
+      await sleep(EXPORT_SETTLE_MS);
+      const before = { ...receiver.exports, spans: receiver.spans.length };
+      for (let round = 0; round < ROUNDS; round++) {
+        const modes = round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
         for (const row of rows) {
-          const r = reads.find((x) => x.read === row.read)!;
-          const request: LoadRequest = {
-            path: r.path,
-            headers: row.viewer === 'signed in' ? signed : {},
-          };
-          const fig = await cpuPerRequest(stack.apiUrl, stack.api.pid, [request]);
-          row[mode].push(fig.appCpuMs);
-          row.non2xx += fig.non2xx;
-          console.log(`  run ${run + 1} (${mode}) ${row.read} ${row.viewer}`);
+          for (const mode of modes) {
+            const api = apis[mode]!;
+            const fig = await cpuPerRequest(api.url, api.pid, [requestOf(row)]);
+            row[mode].push(fig.appCpuMs);
+            row.non2xx += fig.non2xx;
+          }
+          console.log(`  round ${round + 1} of ${ROUNDS}: ${row.read} ${row.viewer}`);
         }
-        // Let the batch processor send what it still holds before the process goes.
-        if (mode === 'on') await sleep(6_000);
-        const sent = {
-          mode,
-          requests: receiver.exports.requests - before.requests,
-          bytes: receiver.exports.bytes - before.bytes,
-          // Only JSON exports are decoded (BENCH_OTLP_PROTOCOL=http/json).
-          spans: PROTOCOL === 'http/json' ? receiver.spans.length - before.spans : null,
-        };
-        exportsByRun.push(sent);
-        if (mode === 'on' && sent.requests === 0) {
-          throw new Error('telemetry on, but the receiver got no trace export');
-        }
-        if (mode === 'off' && sent.requests > 0) {
-          throw new Error('telemetry off, but the receiver got trace exports');
-        }
+      }
+      // Let the batch processor send what it still holds.
+      await sleep(EXPORT_SETTLE_MS);
+      exported = {
+        requests: receiver.exports.requests - before.requests,
+        bytes: receiver.exports.bytes - before.bytes,
+        // Only JSON exports are decoded (BENCH_OTLP_PROTOCOL=http/json).
+        spans: PROTOCOL === 'http/json' ? receiver.spans.length - before.spans : null,
+      };
+      if (exported.requests === 0) {
+        throw new Error('telemetry on, but the receiver got no trace export');
       }
       for (const row of rows) {
         row.offMs = median(row.off);
@@ -171,28 +181,27 @@ export const telemetrySection: BenchSection = {
         row.meets = row.ratio <= BOUND;
       }
     } finally {
+      // The stack stops the API it started last (on); the other one is ours to stop.
+      await apis.off?.stop('SIGKILL');
       await stack.close();
       await receiver.close();
     }
-    const exportsLine = exportsByRun
-      .map(
-        (e, i) =>
-          `run ${i + 1} ${e.mode}: ${e.requests} (${Math.round(e.bytes / 1024)} KB` +
-          `${e.spans === null ? '' : `, ${e.spans} spans`})`,
-      )
-      .join('; ');
+    const exportsLine =
+      `${exported.requests} (${Math.round(exported.bytes / 1024)} KB` +
+      `${exported.spans === null ? '' : `, ${exported.spans} spans`})`;
     const met = rows.filter((r) => r.meets).length;
     return {
       table:
-        `${table(rows)}\n\nOTLP trace exports received per run: ${exportsLine}.\n` +
+        `${table(rows)}\n\nOTLP trace exports received from the traced API while measuring: ` +
+        `${exportsLine}.\n` +
         `${met} of ${rows.length} reads within +${Math.round((BOUND - 1) * 100)} %.`,
       data: {
         rows,
         bound: BOUND,
-        order: ORDER,
+        rounds: ROUNDS,
         protocol: PROTOCOL,
         cpuRequests: CPU_REQUESTS,
-        exports: exportsByRun,
+        exports: exported,
       },
     };
   },

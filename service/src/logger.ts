@@ -57,16 +57,16 @@ export function withLogContext<T>(fields: Record<string, unknown>, work: () => T
 
 /**
  * Per-line fields: the active span's `trace_id` and `span_id` (so a line leads to its trace,
- * and a trace to its lines), then the log context. Nothing when tracing is off.
+ * and a trace to its lines), then the log context. Always a new object: pino merges the line's own
+ * fields into what the mixin returns, which must never be the stored context itself (a line's
+ * fields would then stay on every later line of the job).
  */
 function lineContext(): Record<string, unknown> {
-  const span = trace.getActiveSpan();
-  const ids = span?.isRecording()
-    ? { trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId }
-    : undefined;
   const fields = logContext.getStore();
-  if (!ids) return fields ?? {};
-  return fields ? { ...ids, ...fields } : ids;
+  const span = trace.getActiveSpan();
+  if (!span?.isRecording()) return { ...fields };
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId, ...fields };
 }
 
 export function createLogger(

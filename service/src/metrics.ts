@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { dbPoolMetrics } from './db/pool-metrics.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -139,4 +141,24 @@ export async function serveMetrics(
 export function listeningPort(server: Server): number {
   const address = server.address();
   return typeof address === 'object' && address ? address.port : 0;
+}
+
+/**
+ * The metrics endpoint of a process (the API and the worker start it alike): process metrics and
+ * the primary pool's gauges added to `registry`, served on `port` (METRICS_PORT; 0 takes any free
+ * port), and one line that says where, with `metricsPort` for whoever reads the log. The listener
+ * is unreferenced (serveMetrics): it never keeps the process alive.
+ */
+export async function startMetricsEndpoint(
+  registry: Metrics,
+  orm: MikroORM,
+  options: { port: number; host: string },
+  logger: Logger,
+): Promise<Server> {
+  collectProcessMetrics(registry);
+  await dbPoolMetrics(registry, orm);
+  const server = await serveMetrics(registry, options, logger);
+  const port = listeningPort(server);
+  logger.info({ metricsPort: port }, `metrics on http://${options.host}:${port}/metrics`);
+  return server;
 }

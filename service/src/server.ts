@@ -12,7 +12,6 @@ import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from './config.js';
 import { safeUrl } from './logger.js';
 import { connectReachableOrm } from './db/orm.js';
 import { replicaRouter } from './db/replica-routing.js';
-import { dbPoolMetrics } from './db/pool-metrics.js';
 import { replicaList } from './db/replicas.js';
 import {
   exitNoLaterThan,
@@ -21,7 +20,7 @@ import {
   runMain,
   settlesWithin,
 } from './main-util.js';
-import { collectProcessMetrics, createMetrics, listeningPort, serveMetrics } from './metrics.js';
+import { createMetrics, startMetricsEndpoint } from './metrics.js';
 import type { Lifecycle } from './modules/health/health.routes.js';
 import { connectRedis, createRedis } from './redis.js';
 
@@ -84,16 +83,11 @@ await runMain('service', async (logger) => {
     list && replicaRouter({ config, primary: orm, replicas: list, guard, logger, metrics });
   await replicas?.start();
 
-  collectProcessMetrics(metrics);
-  await dbPoolMetrics(metrics, orm);
-  const metricsServer = await serveMetrics(
+  const metricsServer = await startMetricsEndpoint(
     metrics,
+    orm,
     { port: config.METRICS_PORT, host: config.HOST },
     logger,
-  );
-  logger.info(
-    { metricsPort: listeningPort(metricsServer) },
-    `metrics on http://${config.HOST}:${listeningPort(metricsServer)}/metrics`,
   );
 
   const lifecycle: Lifecycle = { shuttingDown: false };

@@ -8,7 +8,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from '../../service/src/config.js';
 import { connectReachableOrm } from '../../service/src/db/orm.js';
-import { dbPoolMetrics } from '../../service/src/db/pool-metrics.js';
 import {
   exitNoLaterThan,
   logAndExit,
@@ -16,12 +15,7 @@ import {
   runMain,
   settlesWithin,
 } from '../../service/src/main-util.js';
-import {
-  collectProcessMetrics,
-  createMetrics,
-  listeningPort,
-  serveMetrics,
-} from '../../service/src/metrics.js';
+import { createMetrics, startMetricsEndpoint } from '../../service/src/metrics.js';
 import { cloudWatchSink } from './metrics.js';
 import { startWorker, type RunningWorker } from './worker.js';
 
@@ -75,17 +69,12 @@ await runMain('worker', async (logger) => {
     orm = await connectReachableOrm(config, logger);
     startup.signal.throwIfAborted();
     const registry = createMetrics();
-    collectProcessMetrics(registry);
-    await dbPoolMetrics(registry, orm);
     // Unreferenced: it never keeps the process alive, so the exit paths need not close it.
-    const metricsServer = await serveMetrics(
+    await startMetricsEndpoint(
       registry,
+      orm,
       { port: config.METRICS_PORT, host: config.HOST },
       logger,
-    );
-    logger.info(
-      { metricsPort: listeningPort(metricsServer) },
-      `metrics on http://${config.HOST}:${listeningPort(metricsServer)}/metrics`,
     );
     worker = await startWorker(
       { config, orm, logger, metrics: registry },

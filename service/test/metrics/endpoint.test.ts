@@ -1,12 +1,10 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { dbPoolMetrics } from '../../src/db/pool-metrics.js';
 import { UNMATCHED_ROUTE } from '../../src/http/metrics.js';
 import {
-  collectProcessMetrics,
   createMetrics,
   listeningPort,
-  serveMetrics,
+  startMetricsEndpoint,
   type Metrics,
 } from '../../src/metrics.js';
 import { memoryLogger } from '../support/logs.js';
@@ -34,9 +32,12 @@ describe('metrics endpoint (METRICS_PORT)', () => {
   beforeAll(async () => {
     metrics = createMetrics();
     server = await startTestServer({}, { appDeps: { metrics } });
-    collectProcessMetrics(metrics);
-    await dbPoolMetrics(metrics, server.orm);
-    listener = await serveMetrics(metrics, { port: 0, host: '127.0.0.1' }, memoryLogger().logger);
+    listener = await startMetricsEndpoint(
+      metrics,
+      server.orm,
+      { port: 0, host: '127.0.0.1' },
+      memoryLogger().logger,
+    );
     scrapeUrl = `http://127.0.0.1:${listeningPort(listener)}/metrics`;
 
     const author = await server.register('metrics');

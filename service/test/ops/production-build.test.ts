@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { compileBuild, startBuilt } from '../support/build.js';
 import { ApiClient, uniqueUser } from '../support/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { TEST_REDIS_URL, testEnv, uniqueName } from '../support/env.js';
@@ -48,17 +49,7 @@ describe('production build', () => {
       }).then(() =>
         rm(path.join(dir, 'node_modules/typescript'), { recursive: true, force: true }),
       ),
-      exec(
-        process.execPath,
-        [
-          path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-          '-p',
-          'tsconfig.build.json',
-          '--outDir',
-          path.join(dir, 'dist'),
-        ],
-        { cwd: REPO_ROOT, env: toolEnv, maxBuffer: 16 * 1024 * 1024 },
-      ),
+      compileBuild(dir),
     ]);
     db = await createTestDatabase({ migrate: false });
   }, 300_000);
@@ -111,23 +102,14 @@ describe('production build', () => {
 
   /** Starts `dist/<entry>` on the production install; resolves once stdout shows `readyText`. */
   async function startFromDist(entry: string, env: Record<string, string>, readyText: string) {
-    const child = spawn(process.execPath, [path.join(dir, 'dist', entry)], {
-      cwd: dir,
-      env: testEnv(db!.url, { NODE_ENV: 'production', LOG_LEVEL: 'info', ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let output = '';
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => {
-        output += d.toString();
-        if (output.includes(readyText)) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`${entry} exited ${code}: ${output}`)));
-    });
-    return { child, exited };
+    const proc = await startBuilt(
+      dir,
+      entry,
+      testEnv(db!.url, { NODE_ENV: 'production', LOG_LEVEL: 'info', ...env }),
+      readyText,
+    );
+    children.push(proc.child);
+    return proc;
   }
 
   it('serves readiness and registration from dist, and exits 0 on SIGTERM', async () => {
@@ -147,7 +129,7 @@ describe('production build', () => {
     expect(registered.status).toBe(201);
 
     server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
+    expect((await server.exited).code).toBe(0);
   }, 60_000);
 
   it('runs the worker from dist, and exits 0 on SIGTERM', async () => {
@@ -164,7 +146,7 @@ describe('production build', () => {
       const keys = await redis.keys(`${prefix}*`);
       expect(keys.length).toBeGreaterThan(0);
       worker.child.kill('SIGTERM');
-      expect(await worker.exited).toBe(0);
+      expect((await worker.exited).code).toBe(0);
       await redis.del(...(await redis.keys(`${prefix}*`)));
     } finally {
       redis.disconnect();

@@ -1,17 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { compileBuild, logLines, startBuilt } from '../support/build.js';
 import { ApiClient, uniqueUser } from '../support/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { testEnv } from '../support/env.js';
 import { otlpReceiver, type OtlpReceiver } from '../support/otlp.js';
 import { REPO_ROOT } from '../support/paths.js';
-import { freePort } from '../support/process.js';
+import { freePort, type Spawned } from '../support/process.js';
 import { until } from '../support/wait.js';
-
-const exec = promisify(execFile);
 
 /**
  * Traces on the production build: automatic instrumentation hooks Node's own module loader,
@@ -20,47 +17,27 @@ const exec = promisify(execFile);
  */
 describe('traces across the API and the worker (production build)', () => {
   const outDir = path.join(REPO_ROOT, '.local', `tracing-test-${process.pid}`);
-  const dist = (entry: string) => path.join(outDir, 'dist', entry);
-  const children: { child: ChildProcess; lines: Record<string, unknown>[] }[] = [];
+  const children: Spawned[] = [];
   let db: TestDatabase;
   let receiver: OtlpReceiver;
 
   /** Starts a compiled entry point with tracing; resolves once it logged `ready`. */
   async function start(entry: string, env: Record<string, string>, ready: string) {
-    const child = spawn(
-      process.execPath,
-      ['--import', dist('service/src/tracing.js'), dist(entry)],
+    const proc = await startBuilt(
+      outDir,
+      entry,
       {
-        cwd: REPO_ROOT,
-        env: {
-          ...testEnv(db.url, { LOG_LEVEL: 'info', ...env }),
-          PATH: process.env.PATH,
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-          OTEL_TRACES_SAMPLER: 'always_on',
-          OTEL_BSP_SCHEDULE_DELAY: '200',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        ...testEnv(db.url, { LOG_LEVEL: 'info', ...env }),
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_TRACES_SAMPLER: 'always_on',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
       },
+      ready,
+      { nodeArgs: ['--import', path.join(outDir, 'dist/service/src/tracing.js')] },
     );
-    const proc = { child, lines: [] as Record<string, unknown>[] };
     children.push(proc);
-    let stderr = '';
-    let partial = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      const text = partial + d.toString();
-      const parts = text.split('\n');
-      partial = parts.pop()!;
-      for (const line of parts) if (line.trim()) proc.lines.push(JSON.parse(line));
-    });
-    await until(() => {
-      if (child.exitCode !== null) throw new Error(`${entry} exited: ${stderr}`);
-      return proc.lines.some((l) => String(l.msg).startsWith(ready));
-    }, 90_000).catch((err: Error) => {
-      throw new Error(`${entry} did not log "${ready}": ${err.message}; stderr: ${stderr}`);
-    });
-    const metricsPort = proc.lines.find((l) => typeof l.metricsPort === 'number')?.metricsPort;
+    const metricsPort = logLines(proc).find((l) => typeof l.metricsPort === 'number')?.metricsPort;
     return { ...proc, metricsPort: metricsPort as number };
   }
 
@@ -75,17 +52,7 @@ describe('traces across the API and the worker (production build)', () => {
     const [database, otlp] = await Promise.all([
       createTestDatabase(),
       otlpReceiver(),
-      exec(
-        process.execPath,
-        [
-          path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-          '-p',
-          'tsconfig.build.json',
-          '--outDir',
-          path.join(outDir, 'dist'),
-        ],
-        { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 },
-      ),
+      compileBuild(outDir),
     ]);
     db = database;
     receiver = otlp;
@@ -159,15 +126,15 @@ describe('traces across the API and the worker (production build)', () => {
     const root = receiver.spans.find(
       (s) => s.service === 'plinth-api' && s.kind === 2 && s.name.startsWith('POST'),
     )!;
-    const access = api.lines.find((l) => l.requestId === requestId && l.msg === 'request');
+    const access = logLines(api).find((l) => l.requestId === requestId && l.msg === 'request');
     expect(access).toMatchObject({ trace_id: root.traceId, span_id: expect.any(String) });
-    const jobLines = worker.lines.filter((l) => l.requestId === requestId);
+    const jobLines = logLines(worker).filter((l) => l.requestId === requestId);
     expect(jobLines.length).toBeGreaterThan(0);
     for (const line of jobLines) {
       expect(line).toMatchObject({ trace_id: root.traceId, job: 'welcome-email' });
     }
     // Personal data stays out: the worker logs no e-mail address.
-    expect(JSON.stringify(worker.lines)).not.toMatch(/@example\.com/);
+    expect(worker.stdout()).not.toMatch(/@example\.com/);
   });
 
   it('serves each process’s metrics on a listener of its own', async () => {

@@ -27,8 +27,13 @@ export interface Spawned {
 
 /** Runs a TypeScript entry point of this repo as its own Node process (via tsx), env replaced. */
 export function spawnEntry(entry: string, env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
-    cwd: REPO_ROOT,
+  return spawnNode(['--import', 'tsx', path.join(REPO_ROOT, entry)], env);
+}
+
+/** Runs Node (the one running the tests) with `args` in `cwd`, env replaced but PATH and HOME. */
+export function spawnNode(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): Spawned {
+  const child = spawn(process.execPath, args, {
+    cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

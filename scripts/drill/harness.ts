@@ -330,13 +330,19 @@ export class Traffic {
 export interface WriteKind {
   /** The request for write `n` (`unique` makes its text unique). */
   request(n: number, unique: string): { path: string; body: unknown };
+  /** The status that acknowledges a write (RealWorld: 201 for an article, 200 for a comment). */
+  status: number;
   /** The created record's key in the 201 answer. */
   key(answer: unknown): string;
   /** How many of `keys` are rows in the database. */
   count(orm: MikroORM, keys: string[]): Promise<number>;
 }
 
-async function countWhereIn(orm: MikroORM, sql: string, keys: (string | number)[]): Promise<number> {
+async function countWhereIn(
+  orm: MikroORM,
+  sql: string,
+  keys: (string | number)[],
+): Promise<number> {
   if (keys.length === 0) return 0;
   const rows = await orm.em.fork().getConnection().execute(sql, [keys]);
   return (rows[0] as { n: number }).n;
@@ -348,6 +354,7 @@ export const ARTICLE_WRITES: WriteKind = {
     path: '/api/articles',
     body: { article: { title: unique, description: 'drill', body: 'drill' } },
   }),
+  status: 201,
   key: (answer) => (answer as { article: { slug: string } }).article.slug,
   count: (orm, keys) =>
     countWhereIn(orm, 'select count(*)::int as n from articles where slug in (?)', keys),
@@ -360,9 +367,14 @@ export function commentWrites(slugs: string[]): WriteKind {
       path: `/api/articles/${slugs[n % slugs.length]!}/comments`,
       body: { comment: { body: unique } },
     }),
+    status: 200,
     key: (answer) => String((answer as { comment: { id: number } }).comment.id),
     count: (orm, keys) =>
-      countWhereIn(orm, 'select count(*)::int as n from comments where id in (?)', keys.map(Number)),
+      countWhereIn(
+        orm,
+        'select count(*)::int as n from comments where id in (?)',
+        keys.map(Number),
+      ),
   };
 }
 
@@ -377,7 +389,7 @@ export interface WriterOptions {
 
 /**
  * Writes (articles unless told otherwise) in `loops` parallel loops until stopped, remembering
- * which ones the API acknowledged (201), so a drill can check every acknowledged write is in the
+ * which ones the API acknowledged, so a drill can check every acknowledged write is in the
  * database.
  */
 export class Writer {
@@ -414,7 +426,7 @@ export class Writer {
             body: JSON.stringify(body),
             signal: AbortSignal.timeout(30_000),
           });
-          if (res.status === 201) {
+          if (res.status === this.kind.status) {
             this.acked.push(this.kind.key(await res.json()));
           } else {
             this.refused[res.status] = (this.refused[res.status] ?? 0) + 1;

@@ -146,6 +146,8 @@ export function workerKill(smtp: TestSmtpServer): Drill<LocalStack> {
         const recoveredS = ((Date.now() - killed) / 1000).toFixed(1);
         const duplicates = [...delivered.values()].reduce((a, n) => a + n - 1, 0);
         const lost = wanted.size - delivered.size;
+        if (writer.acked.length === 0)
+          throw new Error(`no comment acknowledged: ${JSON.stringify(writer.refused)}`);
         const [outbox] = await stack.orm.em
           .fork()
           .getConnection()
@@ -163,12 +165,15 @@ export function workerKill(smtp: TestSmtpServer): Drill<LocalStack> {
         const failures: string[] = [];
         if (lost > 0) failures.push(`${lost} jobs lost (no mail in 150 s)`);
         if (duplicates > active)
-          failures.push(`${duplicates} second copies, more than the ${active} jobs active at the kill`);
+          failures.push(
+            `${duplicates} second copies, more than the ${active} jobs active at the kill`,
+          );
         if (outbox!.rows !== writer.acked.length)
           failures.push(`${outbox!.rows} outbox rows for ${writer.acked.length} comments`);
         if (outbox!.unsent > 0) failures.push(`${outbox!.unsent} outbox rows never relayed`);
         if (deadLetters > 0) failures.push(`${deadLetters} email jobs failed`);
-        if (failedOf(reads) > 0) failures.push(`${failedOf(reads)} failed reads ${statuses(reads)}`);
+        if (failedOf(reads) > 0)
+          failures.push(`${failedOf(reads)} failed reads ${statuses(reads)}`);
         if (writesFailed > 0)
           failures.push(`${writesFailed} failed comments ${JSON.stringify(writer.refused)}`);
         if (present !== writer.acked.length) failures.push('acknowledged comments missing');

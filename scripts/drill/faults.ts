@@ -10,7 +10,7 @@ import { loadConfig, SHUTDOWN_EXIT_MARGIN_MS } from '../../service/src/config.js
 import { ensureDatabase } from '../../service/src/db/admin.js';
 import { connectOrm } from '../../service/src/db/orm.js';
 import { createQueue } from '../../service/src/jobs/queue.js';
-import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS } from '../../service/src/jobs/contracts.js';
+import { MAINTENANCE_QUEUE, PRUNE_UNUSED_TAGS, QUEUES } from '../../service/src/jobs/contracts.js';
 import { createLogger } from '../../service/src/logger.js';
 import { holdTableLock } from '../../service/test/support/locks.js';
 import { startPrivateStore } from '../../service/test/support/stores.js';
@@ -327,9 +327,12 @@ const sigterm: Drill = {
 };
 
 /**
- * Its own PostgreSQL and Redis: kills a worker with 4 active jobs (held on a table lock), starts
- * another, and waits for the jobs to be recovered (Bull's 30 s lock) and logged.
+ * Its own PostgreSQL and Redis: kills a worker while it holds active jobs (held on a table lock;
+ * as many as the maintenance queue runs at once) and more wait, starts another, and waits until
+ * every job completed and each active one was recovered (its lock expired) and logged.
  */
+const JOBS_ENQUEUED = 4;
+
 const workerKill: Drill = {
   name: 'worker SIGKILL with active jobs',
   async run(stack) {
@@ -352,9 +355,13 @@ const workerKill: Drill = {
       const lock = await holdTableLock(orm, 'lock table tags in share mode');
       const first = await startApp('worker', 'dist/worker/src/main.js', env, 'worker ready');
       const jobs = await Promise.all(
-        Array.from({ length: 4 }, () => queue.add(PRUNE_UNUSED_TAGS.name, {})),
+        Array.from({ length: JOBS_ENQUEUED }, () => queue.add(PRUNE_UNUSED_TAGS.name, {})),
       );
-      while ((await queue.getActiveCount()) < 4) await sleep(50);
+      // The queue's own concurrency (1: bulk statements), not WORKER_CONCURRENCY: waiting for more
+      // active jobs than that would never end.
+      const concurrency = QUEUES[MAINTENANCE_QUEUE].concurrency ?? config.WORKER_CONCURRENCY;
+      while ((await queue.getActiveCount()) < concurrency) await sleep(50);
+      const active = await queue.getActiveCount();
       await first.stop('SIGKILL');
       const killed = Date.now();
       await lock.release();
@@ -366,19 +373,20 @@ const workerKill: Drill = {
         done = (await Promise.all(jobs.map((j) => j.getState()))).filter(
           (s) => s === 'completed',
         ).length;
-        if (done === 4) break;
+        if (done === JOBS_ENQUEUED) break;
         await sleep(250);
       }
       const recoveredS = ((Date.now() - killed) / 1000).toFixed(1);
       const logged = second.count('stalled job recovered');
       await second.stop();
       const failures: string[] = [];
-      if (done !== 4) failures.push(`${4 - done} jobs not recovered in 150 s`);
-      if (logged !== 4) failures.push(`${logged} recoveries logged, not 4`);
+      if (done !== JOBS_ENQUEUED)
+        failures.push(`${JOBS_ENQUEUED - done} jobs not completed in 150 s`);
+      if (logged !== active) failures.push(`${logged} recoveries logged, not ${active}`);
       return {
         drill: this.name,
         notes: [
-          `${done}/4 jobs completed ${recoveredS} s after the kill; ${logged} "stalled job recovered" lines`,
+          `${done}/${JOBS_ENQUEUED} jobs completed ${recoveredS} s after the kill, ${active} of them active at the kill; ${logged} "stalled job recovered" lines`,
         ],
         failures,
       };
@@ -432,6 +440,12 @@ async function main() {
     },
   });
   console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (${stack.apiUrl})`);
+  // Interrupted, it still removes its servers (they would outlive it otherwise).
+  const interrupted = (signal: NodeJS.Signals) => {
+    console.log(`\n${signal}: stopping the drill's servers…`);
+    void stack.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   // Warm up (JIT, pools) so the first drill's "normal" is the process's normal.
   await reads(stack, 3000);
   const results: DrillResult[] = [];

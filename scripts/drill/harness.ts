@@ -326,22 +326,89 @@ export class Traffic {
   }
 }
 
+/** What a {@link Writer} creates: the request for each write and how to find its row. */
+export interface WriteKind {
+  /** The request for write `n` (`unique` makes its text unique). */
+  request(n: number, unique: string): { path: string; body: unknown };
+  /** The status that acknowledges a write (RealWorld: 201 for an article, 200 for a comment). */
+  status: number;
+  /** The created record's key in the 201 answer. */
+  key(answer: unknown): string;
+  /** How many of `keys` are rows in the database. */
+  count(orm: MikroORM, keys: string[]): Promise<number>;
+}
+
+async function countWhereIn(
+  orm: MikroORM,
+  sql: string,
+  keys: (string | number)[],
+): Promise<number> {
+  if (keys.length === 0) return 0;
+  const rows = await orm.em.fork().getConnection().execute(sql, [keys]);
+  return (rows[0] as { n: number }).n;
+}
+
+/** Articles by the target's signed-in user (the default). */
+export const ARTICLE_WRITES: WriteKind = {
+  request: (_n, unique) => ({
+    path: '/api/articles',
+    body: { article: { title: unique, description: 'drill', body: 'drill' } },
+  }),
+  status: 201,
+  key: (answer) => (answer as { article: { slug: string } }).article.slug,
+  count: (orm, keys) =>
+    countWhereIn(orm, 'select count(*)::int as n from articles where slug in (?)', keys),
+};
+
+/** Comments on `slugs` (cycled); the key is the comment's id. */
+export function commentWrites(slugs: string[]): WriteKind {
+  return {
+    request: (n, unique) => ({
+      path: `/api/articles/${slugs[n % slugs.length]!}/comments`,
+      body: { comment: { body: unique } },
+    }),
+    status: 200,
+    key: (answer) => String((answer as { comment: { id: number } }).comment.id),
+    count: (orm, keys) =>
+      countWhereIn(
+        orm,
+        'select count(*)::int as n from comments where id in (?)',
+        keys.map(Number),
+      ),
+  };
+}
+
+export interface WriterOptions {
+  /** What to write. @default ARTICLE_WRITES */
+  kind?: WriteKind;
+  /** Sign in with this token instead of the target's. */
+  token?: string;
+  /** Pause of each loop after every write (a modest write rate). @default 0 */
+  pauseMs?: number;
+}
+
 /**
- * Writes articles in `loops` parallel loops until stopped, remembering which ones the API
- * acknowledged (201), so a drill can check every acknowledged write is in the database.
+ * Writes (articles unless told otherwise) in `loops` parallel loops until stopped, remembering
+ * which ones the API acknowledged, so a drill can check every acknowledged write is in the
+ * database.
  */
 export class Writer {
+  /** Keys of the acknowledged writes (slugs of articles, ids of comments). */
   readonly acked: string[] = [];
   attempts = 0;
   /** Unacknowledged attempts by status code or error. */
   readonly refused: Record<string, number> = {};
   private running = false;
   private loops: Promise<void>[] = [];
+  private readonly kind: WriteKind;
 
   constructor(
     private readonly stack: LoadTarget,
     private readonly label: string,
-  ) {}
+    private readonly options: WriterOptions = {},
+  ) {
+    this.kind = options.kind ?? ARTICLE_WRITES;
+  }
 
   start(loops = 4): void {
     this.running = true;
@@ -350,16 +417,17 @@ export class Writer {
       while (this.running) {
         n += 1;
         this.attempts += 1;
-        const title = `${this.label} write ${n} ${Math.random().toString(36).slice(2, 8)}`;
+        const unique = `${this.label} write ${n} ${Math.random().toString(36).slice(2, 8)}`;
+        const { path: target, body } = this.kind.request(n, unique);
         try {
-          const res = await this.stack.fetch('/api/articles', {
+          const res = await this.stack.fetch(target, {
             method: 'POST',
-            headers: { Authorization: `Token ${this.stack.token}` },
-            body: JSON.stringify({ article: { title, description: 'drill', body: 'drill' } }),
+            headers: { Authorization: `Token ${this.options.token ?? this.stack.token}` },
+            body: JSON.stringify(body),
             signal: AbortSignal.timeout(30_000),
           });
-          if (res.status === 201) {
-            this.acked.push(((await res.json()) as { article: { slug: string } }).article.slug);
+          if (res.status === this.kind.status) {
+            this.acked.push(this.kind.key(await res.json()));
           } else {
             this.refused[res.status] = (this.refused[res.status] ?? 0) + 1;
             await res.arrayBuffer();
@@ -370,6 +438,7 @@ export class Writer {
           this.refused[cause] = (this.refused[cause] ?? 0) + 1;
           await sleep(50);
         }
+        if (this.options.pauseMs) await sleep(this.options.pauseMs);
       }
     });
   }
@@ -380,13 +449,8 @@ export class Writer {
   }
 
   /** How many acknowledged writes are rows in the database. */
-  async present(): Promise<number> {
-    if (this.acked.length === 0) return 0;
-    const rows = await this.stack.orm.em
-      .fork()
-      .getConnection()
-      .execute('select count(*)::int as n from articles where slug in (?)', [this.acked]);
-    return (rows[0] as { n: number }).n;
+  present(): Promise<number> {
+    return this.kind.count(this.stack.orm, this.acked);
   }
 }
 

@@ -18,10 +18,10 @@ import { ensureDatabase } from '../../service/src/db/admin.js';
 import { connectOrm } from '../../service/src/db/orm.js';
 import { DEMO_USER } from '../../service/src/db/seed-data.js';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
-import { freePort } from '../../service/test/support/process.js';
+import { distinctPorts, freePort } from '../../service/test/support/process.js';
+import { parseEnv, stores } from '../../service/test/support/stores.js';
 
 const exec = promisify(execFile);
-const STORES = path.join(REPO_ROOT, 'scripts/stores.sh');
 const HOST = '127.0.0.1';
 
 /** Where the processes' code comes from: the production build, or the sources through tsx. */
@@ -84,11 +84,6 @@ export class StackError extends Error {
   ) {
     super(`${part}: ${message}${log ? ` (log: ${log})` : ''}`);
   }
-}
-
-async function stores(...args: string[]): Promise<string> {
-  const { stdout } = await exec('bash', [STORES, ...args]);
-  return stdout;
 }
 
 /** The path of haproxy, installed with apt-get when missing (scripts/ensure-haproxy.sh). */
@@ -479,7 +474,7 @@ export class LocalStack {
     return { ...exit, exitMs };
   }
 
-  /** Kills the worker (SIGKILL) and starts another; waits for "worker ready". */
+  /** Kills the worker (SIGKILL) and waits for its exit; {@link startWorker} starts another. */
   async killWorker(): Promise<void> {
     const old = this.worker;
     if (!old) throw new Error('no worker in this stack');
@@ -537,6 +532,23 @@ export class LocalStack {
       }));
   }
 
+  /**
+   * The Prometheus text of every API process, scraped from its own metrics port (METRICS_PORT 0:
+   * the port it got is in its log; a restarted process appends, so the last one counts).
+   */
+  async apiMetrics(): Promise<string[]> {
+    return Promise.all(
+      this.apis.map(async (api) => {
+        const ports = [...(await readFile(api.log, 'utf8')).matchAll(/"metricsPort":(\d+)/g)];
+        const port = ports.at(-1)?.[1];
+        if (!port) throw new Error(`${api.name}: no metrics port in ${api.log}`);
+        const res = await fetch(`http://${HOST}:${port}/metrics`);
+        if (res.status !== 200) throw new Error(`${api.name}: /metrics answered ${res.status}`);
+        return res.text();
+      }),
+    );
+  }
+
   /** Takes server `name` (api1…) out of rotation, or puts it back (runtime API). */
   async setServer(name: string, enabled: boolean): Promise<void> {
     await haproxyCommand(
@@ -570,24 +582,6 @@ function record(p: ApiProcess): ProcessRecord {
     log: p.log,
     entry: p.entry,
   };
-}
-
-async function distinctPorts(n: number, taken: number[] = []): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const p = await freePort();
-    if (!ports.includes(p) && !taken.includes(p)) ports.push(p);
-  }
-  return ports;
-}
-
-function parseEnv(text: string): Record<string, string> {
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
 }
 
 async function registerUser(url: string): Promise<string> {

@@ -5,11 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sortableLsn } from '../../src/db/lsn.js';
 import { connectOrm } from '../../src/db/orm.js';
 import type { Account } from '../support/client.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import type { TestDatabase } from '../support/database.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { startPrivateReplicaSet, type PrivateReplicaSet } from '../support/stores.js';
+import {
+  startReplicatedTestDatabase,
+  type PrivateReplicaSet,
+  type ReplicatedTestDatabase,
+} from '../support/stores.js';
 import { until } from '../support/wait.js';
 
+let replicated: ReplicatedTestDatabase;
 let set: PrivateReplicaSet;
 let db: TestDatabase;
 let server: TestServer;
@@ -29,24 +34,9 @@ async function primaryLsn(): Promise<string> {
   return row!.lsn;
 }
 
-/** Runs `body` with replay paused; resumes and catches up after, whatever happens. */
-async function whilePaused(body: () => Promise<void>) {
-  await set.replica.pauseReplay();
-  try {
-    await body();
-  } finally {
-    await set.replica.resumeReplay();
-    await set.replica.catchUp();
-  }
-}
-
 beforeAll(async () => {
-  set = await startPrivateReplicaSet();
-  db = await createTestDatabase({ serverUrl: set.primary.url });
-  const replicaUrl = new URL(set.replica.url);
-  replicaUrl.pathname = new URL(db.url).pathname;
-  replicaDbUrl = replicaUrl.toString();
-  await set.replica.catchUp();
+  replicated = await startReplicatedTestDatabase();
+  ({ set, db, replicaUrl: replicaDbUrl } = replicated);
   server = await startTestServer(
     {
       DATABASE_REPLICA_URLS: replicaDbUrl,
@@ -65,8 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await db?.drop();
-  await set?.remove();
+  await replicated?.remove();
 });
 
 /** Scans of the `articles` table that the server at `url` (primary or replica) has counted. */
@@ -124,7 +113,7 @@ describe('authorization always reads the primary', () => {
   it('when a user is suspended while replay is paused, then their very next request is refused', async () => {
     const user = await server.register('suspendee');
     await set.replica.catchUp();
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       const suspended = await server.api.post(`/admin/users/${user.username}/suspension`, {
         token: admin.token,
       });
@@ -139,7 +128,7 @@ describe('authorization always reads the primary', () => {
   it('when a user logs out everywhere while replay is paused, then the old token is refused at once', async () => {
     const user = await server.register('leaver');
     await set.replica.catchUp();
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       // Tokens carry their issue time in whole milliseconds; revocation is for tokens before it.
       await new Promise((r) => setTimeout(r, 5));
       expect((await server.api.delete('/sessions', { token: user.token })).status).toBe(204);
@@ -153,7 +142,7 @@ describe('read-your-writes for a token-only client', () => {
     const author = await server.register('author');
     const reader = await server.register('reader');
     await set.replica.catchUp();
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       const article = await server.api.createArticle(author.token, { title: 'Fresh while paused' });
       const id = await userId(author.username);
       const floor = await server.redis.get(`${server.config.REDIS_KEY_PREFIX}ryw:${id}`);
@@ -182,7 +171,7 @@ describe('read-your-writes for a token-only client', () => {
   });
 
   it('when an anonymous request registers a user, then the new user gets a floor too (their first reads see the account)', async () => {
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       const account = await server.api.register('newcomer');
       const id = await userId(account.username);
       const floor = await server.redis.get(`${server.config.REDIS_KEY_PREFIX}ryw:${id}`);

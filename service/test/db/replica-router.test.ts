@@ -12,13 +12,18 @@ import type { ReplicaRouter } from '../../src/db/replica-router.js';
 import { replicaRouter } from '../../src/db/replica-routing.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createRedis, type Redis } from '../../src/redis.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import type { TestDatabase } from '../support/database.js';
 import { testEnv, uniqueName } from '../support/env.js';
 import { memoryLogger } from '../support/logs.js';
 import { freePort } from '../support/process.js';
-import { startPrivateReplicaSet, type PrivateReplicaSet } from '../support/stores.js';
+import {
+  startReplicatedTestDatabase,
+  type PrivateReplicaSet,
+  type ReplicatedTestDatabase,
+} from '../support/stores.js';
 import { until } from '../support/wait.js';
 
+let replicated: ReplicatedTestDatabase;
 let set: PrivateReplicaSet;
 let db: TestDatabase;
 let replicaUrl: string;
@@ -78,23 +83,9 @@ async function write(note: string, by?: { router: ReplicaRouter; userId: number 
   if (by) await by.router.recordWrite(by.userId);
 }
 
-/** Runs `body` with replay paused; resumes and catches up after, whatever happens. */
-async function whilePaused(body: () => Promise<void>) {
-  await set.replica.pauseReplay();
-  try {
-    await body();
-  } finally {
-    await set.replica.resumeReplay();
-    await set.replica.catchUp();
-  }
-}
-
 beforeAll(async () => {
-  set = await startPrivateReplicaSet();
-  db = await createTestDatabase({ serverUrl: set.primary.url });
-  const url = new URL(set.replica.url);
-  url.pathname = new URL(db.url).pathname;
-  replicaUrl = url.toString();
+  replicated = await startReplicatedTestDatabase();
+  ({ set, db, replicaUrl } = replicated);
   primary = await connectOrm({
     DATABASE_URL: db.url,
     DATABASE_SSL: 'disable',
@@ -113,7 +104,7 @@ afterAll(async () => {
   await Promise.allSettled(cleanups.map((c) => c()));
   redis?.disconnect();
   await primary?.close(true);
-  await set?.remove();
+  await replicated?.remove();
 });
 
 describe('where reads land', () => {
@@ -155,7 +146,7 @@ describe('read-your-writes and monotonic reads, with replay paused', () => {
     await router.start();
     const writer = 201;
     const other = 202;
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       await write('mine', { router, userId: writer });
       const theirs = await router.route({ em: em(), userId: writer });
       expect({ role: theirs.role, sees: (await notes(theirs)).includes('mine') }).toEqual({
@@ -185,7 +176,7 @@ describe('read-your-writes and monotonic reads, with replay paused', () => {
     const taskA = makeRouter(prefix).router;
     const taskB = makeRouter(prefix).router;
     await Promise.all([taskA.start(), taskB.start()]);
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       await write('via task A', { router: taskA, userId: 301 });
       const source = await taskB.route({ em: em(), userId: 301 });
       expect(await notes(source)).toContain('via task A');
@@ -197,7 +188,7 @@ describe('read-your-writes and monotonic reads, with replay paused', () => {
     const { router } = makeRouter({}, { urls: () => urls });
     await router.start();
     const reader = 401;
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       await write('someone else wrote'); // not the reader's write, and not replayed yet
       // No replica known yet: the read runs on the primary and shows the new row.
       const first = await router.route({ em: em(), userId: reader });
@@ -245,7 +236,7 @@ describe('replica health', () => {
     });
     await router.start();
     expect((await router.route({ em: em(), userId: null })).role).toBe('replica');
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       await write('while paused');
       await until(async () => {
         await router.check();
@@ -327,7 +318,7 @@ describe('cache misses on a replica', () => {
         const value = await notes(source);
         return { value, text: JSON.stringify(value), cacheable: true };
       });
-    await whilePaused(async () => {
+    await set.replica.whilePaused(async () => {
       await write('invalidating write');
       await cache.bump(['tags']);
       const behind = await router.route({ em: em(), userId: null });

@@ -16,6 +16,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `n` free TCP ports on loopback, distinct from each other and from `taken`. */
+export async function distinctPorts(n: number, taken: number[] = []): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await freePort();
+    if (!ports.includes(p) && !taken.includes(p)) ports.push(p);
+  }
+  return ports;
+}
+
 export interface Spawned {
   child: ChildProcess;
   stdout: () => string;

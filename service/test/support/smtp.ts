@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
@@ -25,6 +26,8 @@ export interface TestSmtpServer {
   refused: number[];
   /** Decides each message from now on; `attempt` counts every message offered (1-based). */
   judge(verdict: (attempt: number) => Verdict): void;
+  /** Answers each message `ms` after its data arrived from now on (a slow provider). */
+  slow(ms: number): void;
   /** The SMTP_* variables for a client of this server. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -60,20 +63,32 @@ function headerOf(raw: string, name: string): string | undefined {
   return line === undefined ? undefined : decodeWords(line.slice(name.length + 1).trim());
 }
 
-/** A real SMTP server in this process on a free port (plain, no AUTH), recording what it gets. */
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+export interface SmtpServerOptions {
+  /**
+   * Offer STARTTLS with this key and certificate (PEM files), as a production client requires;
+   * the client must trust their CA (e.g. NODE_EXTRA_CA_CERTS). @default plain, no STARTTLS
+   */
+  tls?: { keyFile: string; certFile: string };
+}
+
+/** A real SMTP server in this process on a free port (no AUTH), recording what it gets. */
+export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   const refused: number[] = [];
   let attempts = 0;
+  let delayMs = 0;
   let verdict: (attempt: number) => Verdict = () => ({ accept: true });
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    disabledCommands: options.tls ? ['AUTH'] : ['STARTTLS', 'AUTH'],
+    ...(options.tls
+      ? { key: readFileSync(options.tls.keyFile), cert: readFileSync(options.tls.certFile) }
+      : {}),
     logger: false,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
+      const answer = () => {
         attempts += 1;
         const decision = verdict(attempts);
         if (!decision.accept) {
@@ -91,9 +106,16 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
           header: (name) => headerOf(raw, name),
         });
         callback();
+      };
+      stream.on('end', () => {
+        if (delayMs > 0) setTimeout(answer, delayMs);
+        else answer();
       });
     },
   });
+  // A client that dies mid-session (a killed worker) resets its connection: not this server's
+  // failure, and unhandled it would end the process.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {
@@ -102,6 +124,9 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     refused,
     judge(next) {
       verdict = next;
+    },
+    slow(ms) {
+      delayMs = ms;
     },
     env: {
       SMTP_HOST: '127.0.0.1',

@@ -3,8 +3,9 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createTestDatabase, type TestDatabase } from './database.js';
 import { REPO_ROOT } from './paths.js';
-import { freePort } from './process.js';
+import { distinctPorts, freePort } from './process.js';
 
 const exec = promisify(execFile);
 
@@ -41,6 +42,8 @@ export interface PrivateReplica extends PrivateStore {
   lagBytes(): Promise<number>;
   /** Waits until it has replayed everything the primary had written when called. */
   catchUp(): Promise<void>;
+  /** Runs `body` with replay paused; resumes and catches up after, whatever happens. */
+  whilePaused(body: () => Promise<void>): Promise<void>;
 }
 
 /** A private primary and its streaming replica (`stores.sh replica-set`). */
@@ -72,7 +75,8 @@ export interface TlsStores {
   remove(): Promise<void>;
 }
 
-async function stores(...args: string[]): Promise<string> {
+/** Runs `scripts/stores.sh` with `args`; resolves to its output (rejects with its stderr). */
+export async function stores(...args: string[]): Promise<string> {
   const { stdout } = await exec('bash', [path.join(REPO_ROOT, 'scripts/stores.sh'), ...args]);
   return stdout;
 }
@@ -85,7 +89,7 @@ async function storeRoot(name: string): Promise<string> {
 }
 
 /** KEY=value lines of `stores.sh <set> env`. */
-function parseEnv(text: string): Record<string, string> {
+export function parseEnv(text: string): Record<string, string> {
   return Object.fromEntries(
     text
       .split('\n')
@@ -141,9 +145,7 @@ export async function startPrivateStore(kind: StoreKind): Promise<PrivateStore> 
 /** Starts a `stores.sh` set in a fresh directory on two distinct free ports. */
 async function startSet(set: 'replica-set' | 'tls') {
   const root = await storeRoot(set);
-  const first = await freePort();
-  let second = await freePort();
-  while (second === first) second = await freePort();
+  const [first, second] = (await distinctPorts(2)) as [number, number];
   await stores(set, 'start', root, String(first), String(second));
   return {
     root,
@@ -172,17 +174,72 @@ export async function startPrivateReplicaSet(): Promise<PrivateReplicaSet> {
   ]);
   const replicaCommand = (command: string) =>
     stores('replica', command, path.join(root, 'replica'));
+  const resumeReplay = async () => void (await replicaCommand('resume'));
+  const catchUp = async () => void (await replicaCommand('sync'));
   return {
     primary: member('postgres', env.DATABASE_URL!, [String(ports[0])]),
     replica: {
       ...replica,
       pauseReplay: async () => void (await replicaCommand('pause')),
-      resumeReplay: async () => void (await replicaCommand('resume')),
+      resumeReplay,
       lagBytes: async () => Number((await replicaCommand('lag')).trim()),
-      catchUp: async () => void (await replicaCommand('sync')),
+      catchUp,
+      async whilePaused(body) {
+        await replicaCommand('pause');
+        try {
+          await body();
+        } finally {
+          await resumeReplay();
+          await catchUp();
+        }
+      },
     },
     env,
     remove,
+  };
+}
+
+/** A private replica set with a fresh, migrated test database on its primary. */
+export interface ReplicatedTestDatabase {
+  set: PrivateReplicaSet;
+  /** The database on the primary. */
+  db: TestDatabase;
+  /** The same database on the replica (replayed there before this resolves). */
+  replicaUrl: string;
+  /** Stops and deletes the set (its databases with it). */
+  remove(): Promise<void>;
+}
+
+/** Starts a {@link PrivateReplicaSet} with a test database replayed on its replica. */
+export async function startReplicatedTestDatabase(): Promise<ReplicatedTestDatabase> {
+  const set = await startPrivateReplicaSet();
+  const db = await createTestDatabase({ serverUrl: set.primary.url });
+  const url = new URL(set.replica.url);
+  url.pathname = new URL(db.url).pathname;
+  await set.replica.catchUp();
+  return {
+    set,
+    db,
+    replicaUrl: url.toString(),
+    remove: () => set.remove(),
+  };
+}
+
+/** CA-signed certificates for 127.0.0.1 and localhost (`stores.sh certs create DIR`). */
+export interface TestCertificates {
+  /** The CA a client must trust (e.g. NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** Creates (once) test certificates in `dir`. */
+export async function createCertificates(dir: string): Promise<TestCertificates> {
+  await stores('certs', 'create', dir);
+  return {
+    caFile: path.join(dir, 'ca.crt'),
+    certFile: path.join(dir, 'server.crt'),
+    keyFile: path.join(dir, 'server.key'),
   };
 }
 

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import type { ReadCache } from '../../cache.js';
 import type { ReadRouter } from '../../db/read-source.js';
-import { JsonText } from '../../json-text.js';
+import { flagOffsets, JsonText, withFlags } from '../../json-text.js';
 import { FeatureService } from '../feature-service.js';
 import { User } from '../users/user.entity.js';
 import { Follow } from './follow.entity.js';
@@ -73,8 +73,7 @@ export class ProfilesService extends FeatureService<ProfilesDeps> {
     let json = text.slice(cut + 1);
     if (viewer && !direct) {
       const following = await followedAmong(this.em, viewer.id, [id]);
-      if (following.size > 0)
-        json = JSON.stringify({ ...(JSON.parse(json) as ProfileDto), following: true });
+      if (following.size > 0) json = withFlags(json, flagOffsets(json, ['following']), [true]);
     }
     return JsonText.trusted(json, hit ? 'hit' : 'miss');
   }

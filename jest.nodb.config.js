@@ -13,6 +13,7 @@ export const NO_DATABASE_TESTS = [
   'service/test/db/expand-only.test.ts',
   'service/test/db/replicas.test.ts',
   'service/test/http/body-routes.test.ts',
+  'service/test/json-text.test.ts',
   'service/test/graphql/sdl.test.ts',
   'service/test/ops/docker-image.test.ts',
   'service/test/server/config.test.ts',

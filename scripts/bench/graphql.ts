@@ -5,15 +5,12 @@
  * CPU per request of the app's process (and of its PostgreSQL backends), as multiples of a bare
  * Koa endpoint and of REST; the issue's bound: GraphQL within 2× REST.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OPERATIONS } from '../../loadtests/lib/graphql.js';
-import { freePort } from '../../service/test/support/process.js';
 import { Stack, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
-import { backendsOf, startBareKoa } from './measure.js';
-import { measure } from './reads.js';
+import { backendsOf, fmt, markdownTable, startBareKoa } from './measure.js';
+import { inCacheModes, measure, NO_LIMITS } from './reads.js';
 
-const NO_LIMITS = { RATE_LIMIT_PER_MINUTE: '10000000', RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
 /** The bound the issue sets on GraphQL's CPU per request, as a multiple of REST's. */
 const MAX_RATIO = 2;
 
@@ -42,8 +39,6 @@ const GRAPHQL_LIST: LoadRequest = {
   }),
 };
 
-const fmt = (n: number | null, digits = 3) => (n === null ? 'n/a' : n.toFixed(digits));
-
 function table(rows: Row[], bareMs: number): string {
   const header = [
     'request',
@@ -67,10 +62,7 @@ function table(rows: Row[], bareMs: number): string {
     `${r.p99Ms} @ ${r.fixedRate}/s`,
     String(r.non2xx),
   ]);
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
-  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...lines.map(line)].join('\n');
+  return markdownTable(header, lines);
 }
 
 export const graphqlSection: BenchSection = {
@@ -89,15 +81,7 @@ export const graphqlSection: BenchSection = {
       const bare = await startBareKoa();
       bareMs = (await measure(bare.url, bare.app.pid, [{ path: '/' }])).appCpuMs;
       await bare.app.stop();
-      const deadPort = await freePort();
-      for (const cache of ['cached', 'uncached'] as const) {
-        await stack.api.stop();
-        await stack.startApi(
-          cache === 'cached'
-            ? { REDIS_CACHE_URL: stack.env.REDIS_URL! }
-            : { REDIS_CACHE_URL: `redis://127.0.0.1:${deadPort}` },
-        );
-        await sleep(500);
+      await inCacheModes(stack, async (cache) => {
         const backends = () => backendsOf(stack.orm, stack.api.pid);
         const check = await stack.fetch('/graphql', GRAPHQL_LIST as RequestInit);
         const checked = (await check.json()) as { data?: { articles?: { edges: unknown[] } } };
@@ -116,7 +100,7 @@ export const graphqlSection: BenchSection = {
           },
         );
         console.log(`  measured ${cache}`);
-      }
+      });
     } finally {
       await stack.close();
     }

@@ -10,12 +10,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../service/test/support/process.js';
 import { load, Stack, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
-import { backendsOf, CpuMeter, startBareKoa } from './measure.js';
+import { atFixedRate, backendsOf, CpuMeter, fmt, markdownTable, startBareKoa } from './measure.js';
 
 /** Requests per CPU measurement, and how long capacity and fixed-rate runs last. */
 export const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
 const CAPACITY_MS = Number(process.env.BENCH_CAPACITY_MS ?? 3000);
 const FIXED_RATE_MS = Number(process.env.BENCH_FIXED_RATE_MS ?? 4000);
+/**
+ * Only the rows whose `read viewer cache` contains this text (e.g. `articles?limit=20 signed in
+ * cached`): a quick look at one read. @default every row
+ */
+const ONLY_ROWS = process.env.BENCH_READS_ONLY;
 /** Rate limits far out of the way, so every request is a 2xx of the read itself. */
 export const NO_LIMITS = {
   RATE_LIMIT_PER_MINUTE: '10000000',
@@ -81,9 +86,10 @@ export async function measure(
   const capacity = await load(url, requests, { durationMs: CAPACITY_MS, connections: 16 });
   const reqPerSec = Math.round(capacity.ok / (CAPACITY_MS / 1000));
   const fixedRate = Math.max(1, Math.round(reqPerSec / 2));
-  const fixed = await load(url, requests, {
+  // Open loop, evenly spaced arrivals (not autocannon's overallRate, which sends each second's
+  // share as a burst at full concurrency: see atFixedRate).
+  const fixed = await atFixedRate(url, requests, {
     durationMs: FIXED_RATE_MS,
-    connections: 16,
     ratePerSecond: fixedRate,
   });
   return {
@@ -94,6 +100,27 @@ export async function measure(
     p99Ms: fixed.p99Ms,
     non2xx: cpu.non2xx + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
   };
+}
+
+/**
+ * Runs `each` with the API restarted twice: `cached` (cache Redis reachable) and `uncached`
+ * (REDIS_CACHE_URL on a port nobody listens on).
+ */
+export async function inCacheModes(
+  stack: Stack,
+  each: (cache: 'cached' | 'uncached') => Promise<void>,
+): Promise<void> {
+  const deadPort = await freePort();
+  for (const cache of ['cached', 'uncached'] as const) {
+    await stack.api.stop();
+    await stack.startApi(
+      cache === 'cached'
+        ? { REDIS_CACHE_URL: stack.env.REDIS_URL! }
+        : { REDIS_CACHE_URL: `redis://127.0.0.1:${deadPort}` },
+    );
+    await sleep(500);
+    await each(cache);
+  }
 }
 
 /** Share of `X-Cache: hit` answers over a sample of sequential requests (null: no header). */
@@ -110,8 +137,6 @@ async function hitRatio(url: string, request: LoadRequest, n = 100): Promise<num
   }
   return answered === 0 ? null : hits / answered;
 }
-
-const fmt = (n: number | null, digits = 3) => (n === null ? 'n/a' : n.toFixed(digits));
 
 function table(rows: Row[]): string {
   const header = [
@@ -140,10 +165,7 @@ function table(rows: Row[]): string {
     r.hitRatio === null ? 'n/a' : `${Math.round(r.hitRatio * 100)}%`,
     String(r.non2xx),
   ]);
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
-  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...lines.map(line)].join('\n');
+  return markdownTable(header, lines);
 }
 
 export const readsSection: BenchSection = {
@@ -152,7 +174,9 @@ export const readsSection: BenchSection = {
     'Hot reads on the production build (seed: 50 users, 500 articles, 5,000 comments), cached ' +
     '(cache Redis up) and uncached (REDIS_CACHE_URL on a dead port). CPU = the process’s own ' +
     `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; DB CPU = the PostgreSQL backends ` +
-    'of the app’s pool (pg_stat_activity ∩ the app’s sockets); p99 at half the measured req/s. ' +
+    'of the app’s pool (pg_stat_activity ∩ the app’s sockets); req/s = capacity with 16 ' +
+    'connections; p99 at a fixed arrival rate of half that (open loop, evenly spaced, latency ' +
+    'from each request’s scheduled time). ' +
     'Rate limits set out of the way for the run (RATE_LIMIT_PER_MINUTE=10000000).',
   async run() {
     const stack = await Stack.start({ env: NO_LIMITS });
@@ -207,17 +231,10 @@ export const readsSection: BenchSection = {
         hitRatio: null,
       });
 
-      const deadPort = await freePort();
-      for (const cache of ['cached', 'uncached'] as const) {
-        await stack.api.stop();
-        await stack.startApi(
-          cache === 'cached'
-            ? { REDIS_CACHE_URL: stack.env.REDIS_URL! }
-            : { REDIS_CACHE_URL: `redis://127.0.0.1:${deadPort}` },
-        );
-        await sleep(500);
+      await inCacheModes(stack, async (cache) => {
         for (const r of reads) {
           for (const viewer of r.viewers) {
+            if (ONLY_ROWS && !`${r.read} ${viewer} ${cache}`.includes(ONLY_ROWS)) continue;
             const request: LoadRequest = {
               path: r.path,
               headers: viewer === 'anonymous' ? anon : signed,
@@ -237,7 +254,7 @@ export const readsSection: BenchSection = {
             console.log(`  measured ${r.read} ${viewer} ${cache}`);
           }
         }
-      }
+      });
     } finally {
       await stack.close();
     }

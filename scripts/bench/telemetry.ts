@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { otlpReceiver } from '../../service/test/support/otlp.js';
 import { load, Stack, type AppProcess, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
+import { markdownTable } from './measure.js';
 import { CPU_REQUESTS, cpuPerRequest, NO_LIMITS } from './reads.js';
 
 /** The most that tracing at 100 % sampling may add to a hot read's CPU per request. */
@@ -73,10 +74,7 @@ function table(rows: Row[]): string {
     r.meets ? 'yes' : 'NO',
     String(r.non2xx),
   ]);
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
-  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...lines.map(line)].join('\n');
+  return markdownTable(header, lines);
 }
 
 export const telemetrySection: BenchSection = {

@@ -38,3 +38,41 @@ export function jsonObject(fields: Record<string, unknown>): JsonText {
   }
   return JsonText.trusted(`{${parts.join(',')}}`, cache);
 }
+
+/**
+ * The offsets of the boolean literals of `keys` in `text` (JSON.stringify output), in order of
+ * appearance, `keys` taken in turn (a list item's `["favorited", "following"]`, again for the
+ * next item): where a viewer's flags are spliced in (`withFlags`). One forward pass of indexOf.
+ * A match is always a key: inside a JSON string every `"` is escaped, and a closing quote is
+ * followed by `,:}]`, never by a key's letters.
+ */
+export function flagOffsets(text: string, keys: readonly string[]): number[] {
+  const needles = keys.map((k) => `${JSON.stringify(k)}:`);
+  const offsets: number[] = [];
+  for (let from = 0, i = 0; ; i++) {
+    const needle = needles[i % needles.length]!;
+    const at = text.indexOf(needle, from);
+    if (at === -1) return offsets;
+    from = at + needle.length;
+    offsets.push(from);
+  }
+}
+
+/**
+ * `text` with the boolean literal at `offsets[i]` set to `values[i]` (JSON.stringify output in,
+ * the same bytes JSON.stringify gives for the value with those flags set out): a viewer's
+ * `favorited`/`following` over a cached shared value without parsing and serializing it again.
+ */
+export function withFlags(text: string, offsets: readonly number[], values: readonly boolean[]) {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    const at = offsets[i]!;
+    const isTrue = text.startsWith('true', at);
+    const want = values[i] === true;
+    if (want === isTrue) continue;
+    out += `${text.slice(from, at)}${want}`;
+    from = at + (isTrue ? 4 : 5);
+  }
+  return from === 0 ? text : out + text.slice(from);
+}

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { TooManyRequestsError, UnauthorizedError } from './errors.js';
 import type { Logger } from './logger.js';
 import { RedisUnavailableError, type RedisGuard } from './redis-guard.js';
+import { ReservedBudget } from './rate-reservations.js';
 
 /**
  * What an operation spends beyond the per-IP budget every request pays:
@@ -25,11 +26,28 @@ export interface BudgetState {
 }
 
 const LOGIN_WINDOW_SECONDS = 15 * 60;
+const IP_WINDOW_SECONDS = 60;
+
+/**
+ * The largest batch a per-IP budget reserves from Redis: 1 % of the budget (so below 200 points
+ * every request is counted in Redis one by one), at most 1000. See ReservedBudget for what it
+ * costs in accuracy.
+ */
+export function maxBatchOf(points: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(points / 100)));
+}
 
 /** One limit: counted in Redis, or per process with the same settings while Redis is down. */
 interface Limiter {
   points: number;
   redis: RateLimiterRedis;
+  memory: RateLimiterMemory;
+}
+
+/** A per-IP budget: spent from batches reserved in Redis, per process while Redis is down. */
+interface IpLimiter {
+  points: number;
+  reserved: ReservedBudget;
   memory: RateLimiterMemory;
 }
 
@@ -52,14 +70,16 @@ const retryAfter = (msBeforeNext: number) => Math.max(1, Math.ceil(msBeforeNext 
 /**
  * The rate limits of every entry point, with the same keys and budgets whichever calls them (a
  * REST route, a GraphQL mutation): per client IP (`consume`), and failed logins per account
- * (`login`, or `assertLoginAllowed` + `loginAttempt`). Counted in Redis (rate-limiter-flexible)
- * through the Redis guard; while Redis cannot answer, each limit counts per process with the same
- * settings (logged once). A spent budget is a TooManyRequestsError: 429 with `Retry-After`.
+ * (`login`, or `assertLoginAllowed` + `loginAttempt`). Counted in Redis through the Redis guard:
+ * per-IP budgets spend points reserved in batches (ReservedBudget: no round trip per request,
+ * within a documented accuracy), failed logins one by one (rate-limiter-flexible); while Redis
+ * cannot answer, each limit counts per process with the same settings (logged once). A spent budget is a TooManyRequestsError: 429 with `Retry-After`.
  * `RATE_LIMIT_ENABLED=false` turns every method into a no-op.
  */
 export class RateLimits {
   readonly enabled: boolean;
-  private readonly limiters: Record<IpBudget | 'login', Limiter> | undefined;
+  private readonly limiters: { login: Limiter } | undefined;
+  private readonly budgets: Record<IpBudget, IpLimiter> | undefined;
   private fellBack = false;
 
   constructor(private readonly deps: RateLimitsDeps) {
@@ -83,9 +103,23 @@ export class RateLimits {
       }),
       memory: new RateLimiterMemory({ points, duration }),
     });
+    const budget = (name: string, points: number): IpLimiter => ({
+      points,
+      reserved: new ReservedBudget(
+        guard,
+        `${config.REDIS_KEY_PREFIX}rl:${name}`,
+        points,
+        IP_WINDOW_SECONDS * 1000,
+        maxBatchOf(points),
+      ),
+      memory: new RateLimiterMemory({ points, duration: IP_WINDOW_SECONDS }),
+    });
+    this.budgets = {
+      ip: budget('ip', config.RATE_LIMIT_PER_MINUTE),
+      auth: budget('auth', config.RATE_LIMIT_AUTH_PER_MINUTE),
+    };
+    // Failed logins stay counted in Redis one by one: few, and every one matters.
     this.limiters = {
-      ip: limiter('ip', config.RATE_LIMIT_PER_MINUTE, 60),
-      auth: limiter('auth', config.RATE_LIMIT_AUTH_PER_MINUTE, 60),
       login: limiter('login', config.RATE_LIMIT_LOGIN_PER_ACCOUNT, LOGIN_WINDOW_SECONDS),
     };
   }
@@ -96,21 +130,28 @@ export class RateLimits {
    * document spends `auth` once per login/registration operation it contains, aliases included.
    */
   async consume(budget: IpBudget, ip: string): Promise<BudgetState | undefined> {
-    const l = this.limiters?.[budget];
+    const l = this.budgets?.[budget];
     if (!l) return undefined;
+    let spent;
     try {
-      const res = await this.use(l, (rl) => rl.consume(ip));
-      return {
-        limit: l.points,
-        remaining: res.remainingPoints,
-        resetSeconds: Math.ceil(res.msBeforeNext / 1000),
-      };
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        throw new TooManyRequestsError(retryAfter(rejection.msBeforeNext), l.points);
+      spent = await l.reserved.spend(ip);
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      this.fallingBack();
+      try {
+        const res = await l.memory.consume(ip);
+        spent = { point: res.consumedPoints, msBeforeNext: res.msBeforeNext };
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        spent = { refusedMs: rejection.msBeforeNext };
       }
-      throw rejection;
     }
+    if ('refusedMs' in spent) throw new TooManyRequestsError(retryAfter(spent.refusedMs), l.points);
+    return {
+      limit: l.points,
+      remaining: Math.max(0, l.points - spent.point),
+      resetSeconds: Math.ceil(spent.msBeforeNext / 1000),
+    };
   }
 
   /** Throws TooManyRequestsError while `account` has no failed logins left, even for the right password. */
@@ -165,6 +206,15 @@ export class RateLimits {
     return result;
   }
 
+  /** Logs once that counting moved into the process. */
+  private fallingBack(): void {
+    if (this.fellBack) return;
+    this.fellBack = true;
+    this.deps.logger.warn(
+      'Redis unavailable: rate limits now count per process until it returns (see docs/security.md)',
+    );
+  }
+
   /**
    * Runs one limiter operation on Redis through the guard (timeout, circuit breaker), or on the
    * in-process limiter with the same settings when Redis cannot answer. A limiter's "no points
@@ -187,12 +237,7 @@ export class RateLimits {
       outcome = await this.deps.guard.run('rate', () => settle(op(l.redis)));
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
-      if (!this.fellBack) {
-        this.fellBack = true;
-        this.deps.logger.warn(
-          'Redis unavailable: rate limits now count per process until it returns (see docs/security.md)',
-        );
-      }
+      this.fallingBack();
       outcome = await settle(op(l.memory));
     }
     if ('rejection' in outcome) throw outcome.rejection;

@@ -2,10 +2,10 @@ import type { Middleware } from 'koa';
 import { sameSecret } from '../crypto.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { Maintenance } from '../modules/admin/maintenance.js';
-import { actorFor } from '../modules/auth/actor.js';
+import { actorFor, type AuthUser } from '../modules/auth/actor.js';
 import type { Sessions } from '../modules/auth/sessions.js';
 import type { Tokens } from '../modules/users/tokens.js';
-import { User } from '../modules/users/user.entity.js';
+import type { Role } from '../modules/users/user.entity.js';
 import type { AuthMode } from './routes.js';
 import type { AppContext, AppState } from './state.js';
 
@@ -13,12 +13,38 @@ const SCHEME = /^(?:Token|Bearer) ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export const CSRF_HEADER = 'X-CSRF-Token';
 
-/** Loads the user behind a credential; suspended users are treated as unauthenticated. */
-async function activeUser(ctx: AppContext, userId: number): Promise<User | undefined> {
-  const user = await ctx.state.em.findOne(User, userId);
-  if (!user) return undefined;
-  if (user.suspendedAt) throw new UnauthorizedError('is suspended', 'account');
-  return user;
+// The revocation instant as JavaScript's Date.getTime() has it (whole milliseconds).
+const AUTH_USER_SQL =
+  'select id, email, username, bio, image, role, suspended_at is not null as suspended, ' +
+  'floor(extract(epoch from tokens_valid_after) * 1000)::float8 as valid_after_ms ' +
+  'from users where id = ?';
+
+interface AuthUserRow {
+  id: number;
+  email: string;
+  username: string;
+  bio: string;
+  image: string;
+  role: Role;
+  suspended: boolean;
+  valid_after_ms: number | null;
+}
+
+/**
+ * Loads the user behind a credential (one statement on the primary, the request's unit of work,
+ * no entity): the user and the instant before which its credentials are dead. Suspended users
+ * are treated as unauthenticated.
+ */
+async function activeUser(
+  ctx: AppContext,
+  userId: number,
+): Promise<{ user: AuthUser; validAfterMs: number | null } | undefined> {
+  const rows = await ctx.state.em.execute<AuthUserRow[]>(AUTH_USER_SQL, [userId]);
+  const row = rows[0];
+  if (!row) return undefined;
+  if (row.suspended) throw new UnauthorizedError('is suspended', 'account');
+  const { id, email, username, bio, image, role } = row;
+  return { user: { id, email, username, bio, image, role }, validAfterMs: row.valid_after_ms };
 }
 
 async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promise<void> {
@@ -26,11 +52,11 @@ async function fromToken(ctx: AppContext, tokens: Tokens, header: string): Promi
   if (!match) throw new UnauthorizedError('must be "Token <jwt>"', 'authorization');
   const token = match[1]!;
   const claims = await tokens.verify(token);
-  const user = claims && (await activeUser(ctx, claims.userId));
+  const found = claims && (await activeUser(ctx, claims.userId));
   // Tokens issued before "log out everywhere" (or a suspension) are dead.
-  const revoked = user?.tokensValidAfter && claims!.issuedAtMs < user.tokensValidAfter.getTime();
-  if (!user || revoked) throw new UnauthorizedError('is invalid or expired');
-  ctx.state.user = user;
+  const revoked = found?.validAfterMs != null && claims!.issuedAtMs < found.validAfterMs;
+  if (!found || revoked) throw new UnauthorizedError('is invalid or expired');
+  ctx.state.user = found.user;
   ctx.state.token = token;
   ctx.state.authMethod = 'token';
 }
@@ -62,11 +88,11 @@ async function fromSession(
   // A store that cannot answer is a 503 (RedisUnavailableError), never "unknown session": the
   // cookie must survive a Redis outage.
   const session = await sessions.get(id);
-  const user = session && (await activeUser(ctx, session.userId));
+  const found = session && (await activeUser(ctx, session.userId));
   // "Log out everywhere" and suspension are decided in the database, so they hold even when the
   // session keys could not be deleted from Redis at that moment.
-  const revoked = user?.tokensValidAfter && session!.createdAt < user.tokensValidAfter.getTime();
-  if (!session || !user || revoked) {
+  const revoked = found?.validAfterMs != null && session!.createdAt < found.validAfterMs;
+  if (!session || !found || revoked) {
     ctx.state.cookies.clearSession(ctx);
     throw new UnauthorizedError('has expired or is invalid', 'session');
   }
@@ -83,7 +109,7 @@ async function fromSession(
       throw new ForbiddenError(`is missing or wrong (send the ${CSRF_HEADER} header)`, 'csrf');
     }
   }
-  ctx.state.user = user;
+  ctx.state.user = found.user;
   ctx.state.authMethod = 'session';
   ctx.state.session = { id, csrfToken: session.csrfToken };
 }

@@ -1,8 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context, ParameterizedContext } from 'koa';
 import type { Logger } from '../logger.js';
-import type { Actor } from '../modules/auth/actor.js';
-import type { User } from '../modules/users/user.entity.js';
+import type { Actor, AuthUser } from '../modules/auth/actor.js';
 import type { Cookies } from './cookies.js';
 
 /** What every request carries through the middleware chain. */
@@ -14,7 +13,7 @@ export interface AppState {
   /** The service's cookies (session, OIDC state), one Secure rule for all. */
   cookies: Cookies;
   /** The authenticated user, when a valid token was presented. */
-  user?: User;
+  user?: AuthUser;
   /** The raw token the user authenticated with (echoed back in RealWorld user responses). */
   token?: string;
   /** How the user authenticated: a bearer token, or a session cookie. */

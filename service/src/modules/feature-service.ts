@@ -4,8 +4,8 @@ import type { JobRequest } from '../jobs/contracts.js';
 import { enqueue } from '../jobs/outbox.js';
 import { recordAudit, type AuditEntry } from './admin/audit.js';
 import { authorize, type AppAbility } from './auth/abilities.js';
-import type { Actor } from './auth/actor.js';
-import type { User } from './users/user.entity.js';
+import type { Actor, AuthUser } from './auth/actor.js';
+import { User } from './users/user.entity.js';
 
 /** Builds a feature service for one unit of work and one actor. */
 export type ServiceFactory<S> = (em: EntityManager, actor: Actor) => S;
@@ -29,9 +29,19 @@ export abstract class FeatureService<Deps extends object = object> {
   ) {}
 
   /** The acting user, for operations that need one: 401 for an anonymous actor. */
-  protected get user(): User {
+  protected get user(): AuthUser {
     if (!this.actor.user) throw new UnauthorizedError();
     return this.actor.user;
+  }
+
+  /**
+   * The acting user's account as an entity in this unit of work, for operations that change it
+   * (authentication gives only a small row): 401 for an anonymous actor or a vanished account.
+   */
+  protected async account(): Promise<User> {
+    const user = await this.em.findOne(User, this.user.id);
+    if (!user) throw new UnauthorizedError();
+    return user;
   }
 
   /** Throws unless the actor may: 503 during a write freeze, otherwise 403 naming the refusal. */

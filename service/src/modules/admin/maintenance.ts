@@ -9,14 +9,21 @@ const KEY = 'writeFreeze';
  */
 export class Maintenance {
   private cached: { value: boolean; at: number } | undefined;
+  /** The read under way when the cached value expired: concurrent requests share it. */
+  private reading: Promise<boolean> | undefined;
 
   constructor(private readonly cacheMs = 2000) {}
 
   async writeFreeze(em: EntityManager): Promise<boolean> {
     if (this.cached && Date.now() - this.cached.at < this.cacheMs) return this.cached.value;
-    const row = await em.findOne(Setting, { key: KEY });
-    this.cached = { value: row?.value === true, at: Date.now() };
-    return this.cached.value;
+    this.reading ??= em
+      .findOne(Setting, { key: KEY })
+      .then((row) => {
+        this.cached = { value: row?.value === true, at: Date.now() };
+        return this.cached.value;
+      })
+      .finally(() => (this.reading = undefined));
+    return this.reading;
   }
 
   /** Stores the switch (in the caller's transaction) and updates this process at once. */

@@ -3,7 +3,7 @@ import type { ReadCache } from '../../cache.js';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { primarySource, type ReadRouter, type ReadSource } from '../../db/read-source.js';
 import { jobRequest, NOTIFY_FOLLOWERS } from '../../jobs/contracts.js';
-import { JsonText } from '../../json-text.js';
+import { flagOffsets, JsonText, withFlags } from '../../json-text.js';
 import { NotFoundError } from '../../errors.js';
 import { asArticle } from '../auth/abilities.js';
 import { FeatureService } from '../feature-service.js';
@@ -73,12 +73,20 @@ export interface JsonPage<T> {
   count: number;
 }
 
-/** A cached list page: the ids a viewer's overlay needs, then the page's JSON text. */
+/**
+ * A cached list page: the ids a viewer's overlay needs and where its flags stand in the JSON
+ * text that follows (`favorited`, `following` per item; absent in values cached by a release
+ * before them: then found on read).
+ */
 interface CachedPage {
   ids: number[];
   authorIds: number[];
   count: number;
+  flags?: number[];
 }
+
+/** The viewer's flags of an article or list item, in the order they appear in its JSON. */
+const ARTICLE_FLAGS = ['favorited', 'following'];
 
 /** Articles, their tags and favorites. */
 export class ArticlesService extends FeatureService<ArticlesDeps> {
@@ -112,12 +120,14 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       criteria.favorited ?? null,
     ]);
     const asText = (page: { items: ArticleItem[]; count: number }) => {
+      const json = JSON.stringify(page.items.map((i) => i.dto));
       const head: CachedPage = {
         ids: page.items.map((i) => i.id),
         authorIds: page.items.map((i) => i.authorId),
         count: page.count,
+        flags: flagOffsets(json, ARTICLE_FLAGS),
       };
-      return `${JSON.stringify(head)}\n${JSON.stringify(page.items.map((i) => i.dto))}`;
+      return `${JSON.stringify(head)}\n${json}`;
     };
     const { text, hit, direct } = await this.deps.cache.read(
       { read: 'list', generations: ['lists', 'users'], id },
@@ -134,12 +144,11 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     if (viewer && !direct) {
       const flags = await viewerFlags(source, viewer.id, head.ids, head.authorIds);
       if (flags.favorited.size > 0 || flags.following.size > 0) {
-        const items = JSON.parse(json) as ArticleListItemDto[];
-        items.forEach((item, i) => {
-          item.favorited = flags.favorited.has(head.ids[i]!);
-          item.author.following = flags.following.has(head.authorIds[i]!);
-        });
-        json = JSON.stringify(items);
+        const values = head.ids.flatMap((id, i) => [
+          flags.favorited.has(id),
+          flags.following.has(head.authorIds[i]!),
+        ]);
+        json = withFlags(json, head.flags ?? flagOffsets(json, ARTICLE_FLAGS), values);
       }
     }
     return { items: JsonText.trusted(json, hit ? 'hit' : 'miss'), count: head.count };
@@ -196,10 +205,9 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     if (viewer && !direct) {
       const flags = await viewerFlags(source, viewer.id, [id], [authorId]);
       if (flags.favorited.size > 0 || flags.following.size > 0) {
-        const dto = JSON.parse(json) as ArticleDto;
-        dto.favorited = flags.favorited.has(id);
-        dto.author.following = flags.following.has(authorId);
-        json = JSON.stringify(dto);
+        // The body and its HTML come after both flags: the first two matches are the flags.
+        const offsets = flagOffsets(json, ARTICLE_FLAGS).slice(0, 2);
+        json = withFlags(json, offsets, [flags.favorited.has(id), flags.following.has(authorId)]);
       }
     }
     return JsonText.trusted(json, hit ? 'hit' : 'miss');

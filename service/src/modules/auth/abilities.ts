@@ -7,7 +7,7 @@ import {
 } from '@casl/ability';
 import { ForbiddenError, ServiceUnavailableError } from '../../errors.js';
 import type { ArticleStatus } from '../articles/article.entity.js';
-import type { Role, User } from '../users/user.entity.js';
+import type { Role } from '../users/user.entity.js';
 
 type Actions = 'manage' | 'read' | 'create' | 'update' | 'delete' | 'favorite' | 'follow';
 
@@ -52,7 +52,10 @@ const RANK: Record<Role, number> = { viewer: 0, author: 1, editor: 2, admin: 3 }
  * Attributes: ownership, article status (drafts only for their author and editors), environment
  * (write freeze).
  */
-export function defineAbilityFor(user: User | undefined, env: Environment): AppAbility {
+export function defineAbilityFor(
+  user: { id: number; role: Role } | undefined,
+  env: Environment,
+): AppAbility {
   const { can, cannot, build } = new AbilityBuilder<AppAbility>(createMongoAbility);
   const rank = user ? RANK[user.role as Role] : -1;
 

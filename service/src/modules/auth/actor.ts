@@ -1,7 +1,21 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Maintenance } from '../admin/maintenance.js';
-import type { User } from '../users/user.entity.js';
+import type { Role } from '../users/user.entity.js';
 import { defineAbilityFor, type AppAbility } from './abilities.js';
+
+/**
+ * The authenticated user as every request has it: one small row read on the primary per request
+ * (http/auth.ts), mapped by hand, no entity hydration. Operations that change the account load
+ * its entity into their unit of work (`FeatureService.account()`).
+ */
+export interface AuthUser {
+  readonly id: number;
+  readonly email: string;
+  readonly username: string;
+  readonly bio: string;
+  readonly image: string;
+  readonly role: Role;
+}
 
 /**
  * Who is acting: the user (if any), what they may do right now, and the request id the audit log
@@ -9,7 +23,7 @@ import { defineAbilityFor, type AppAbility } from './abilities.js';
  * resolver, job): authorization is never optional.
  */
 export interface Actor {
-  readonly user: User | undefined;
+  readonly user: AuthUser | undefined;
   readonly ability: AppAbility;
   readonly requestId?: string;
 }
@@ -21,7 +35,7 @@ export interface Actor {
 export async function actorFor(
   em: EntityManager,
   maintenance: Maintenance,
-  user: User | undefined,
+  user: AuthUser | undefined,
   requestId?: string,
 ): Promise<Actor> {
   const writeFreeze = await maintenance.writeFreeze(em);
@@ -36,7 +50,7 @@ export async function actorFor(
 const ABILITY_CACHE_SIZE = 10_000;
 const abilities = new Map<string, AppAbility>();
 
-function abilityFor(user: User | undefined, writeFreeze: boolean): AppAbility {
+function abilityFor(user: AuthUser | undefined, writeFreeze: boolean): AppAbility {
   const key = user ? `${user.id}:${user.role}:${writeFreeze}` : `-:${writeFreeze}`;
   let ability = abilities.get(key);
   if (!ability) {

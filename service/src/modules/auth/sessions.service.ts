@@ -28,7 +28,10 @@ export interface StartedSession {
   session: SessionDto;
 }
 
-function toSessionDto(user: User, csrfToken: string): SessionDto {
+function toSessionDto(
+  user: Pick<User, 'email' | 'username' | 'bio' | 'image' | 'role'>,
+  csrfToken: string,
+): SessionDto {
   const { token: _token, ...rest } = toUserDto(user, '');
   return { user: rest, csrfToken };
 }
@@ -88,10 +91,11 @@ export class SessionsService extends FeatureService<SessionsDeps> {
    * instant decides (authentication refuses any token or session from before it); deleting the
    * session keys only tidies Redis, so a Redis outage does not fail the revocation.
    */
-  async revokeAll(target: User = this.user): Promise<void> {
-    if (target.id !== this.user.id) {
+  async revokeAll(other?: User): Promise<void> {
+    if (other && other.id !== this.user.id) {
       this.authorize('manage', 'Admin', "only admins may end another user's sessions");
     }
+    const target = other ?? (await this.account());
     target.tokensValidAfter = new Date();
     await this.em.flush();
     await this.deps.store.destroyAll(target.id).catch((err: unknown) => {

@@ -40,7 +40,7 @@ export class AvatarsService extends FeatureService<AvatarsDeps> {
       const upload = await this.em.transactional(async (em) => {
         const created = em.create(AvatarUpload, {
           id,
-          user,
+          user: user.id,
           contentType: type.contentType,
           width,
           height,

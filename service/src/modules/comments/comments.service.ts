@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../../errors.js';
 import type { ReadCache } from '../../cache.js';
 import type { ReadRouter } from '../../db/read-source.js';
-import { JsonText } from '../../json-text.js';
+import { flagOffsets, JsonText, withFlags } from '../../json-text.js';
 import type { ArticleStatus } from '../articles/article.entity.js';
 import { articleFacts, viewerFlags } from '../articles/articles.read-model.js';
 import { COMMENT_EMAIL, jobRequest } from '../../jobs/contracts.js';
@@ -26,12 +26,19 @@ export interface CommentsDeps {
   cache: ReadCache;
 }
 
-/** A cached comment list: the article's visibility facts and the authors, then the JSON text. */
+/**
+ * A cached comment list: the article's visibility facts, the authors and where each author's
+ * `following` stands in the JSON text that follows (absent in values cached by a release before
+ * it: then found on read).
+ */
 interface CachedComments {
   authorId: number;
   status: ArticleStatus;
   authorIds: number[];
+  flags?: number[];
 }
+
+const COMMENT_FLAGS = ['following'];
 
 /** Comments on articles. */
 export class CommentsService extends FeatureService<CommentsDeps> {
@@ -46,12 +53,13 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       const facts = await articleFacts(source, slug);
       if (!facts) return { text: '', cacheable: false };
       const items = await listComments(source, facts.id, MAX_COMMENTS, viewerId);
+      const json = JSON.stringify(items.map((c) => c.dto));
       const head: CachedComments = {
         authorId: facts.authorId,
         status: facts.status,
         authorIds: items.map((c) => c.authorId),
+        flags: flagOffsets(json, COMMENT_FLAGS),
       };
-      const json = JSON.stringify(items.map((c) => c.dto));
       return { text: `${JSON.stringify(head)}\n${json}`, cacheable: facts.status === 'published' };
     };
     const { text, hit, direct } = await this.deps.cache.read(
@@ -72,9 +80,8 @@ export class CommentsService extends FeatureService<CommentsDeps> {
     if (viewer && !direct && head.authorIds.length > 0) {
       const { following } = await viewerFlags(source, viewer.id, [], head.authorIds);
       if (following.size > 0) {
-        const comments = JSON.parse(json) as CommentDto[];
-        comments.forEach((c, i) => (c.author.following = following.has(head.authorIds[i]!)));
-        json = JSON.stringify(comments);
+        const values = head.authorIds.map((id) => following.has(id));
+        json = withFlags(json, head.flags ?? flagOffsets(json, COMMENT_FLAGS), values);
       }
     }
     return JsonText.trusted(json, hit ? 'hit' : 'miss');
@@ -105,7 +112,7 @@ export class CommentsService extends FeatureService<CommentsDeps> {
       this.em.transactional(async (em) => {
         // A share lock is enough to keep the article from being deleted under the new comment.
         await lockArticle(em, article.id, LockMode.PESSIMISTIC_READ);
-        const created = em.create(Comment, { body, article: article.id, author });
+        const created = em.create(Comment, { body, article: article.id, author: author.id });
         // The author hears of comments by others, through an outbox row committed with the comment.
         if (article.author.id !== author.id) {
           await em.flush();

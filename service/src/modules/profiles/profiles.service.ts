@@ -1,8 +1,8 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import type { ReadCache } from '../../cache.js';
 import type { ReadRouter } from '../../db/read-source.js';
-import { JsonText } from '../../json-text.js';
+import { flagOffsets, JsonText, withFlags } from '../../json-text.js';
+import { viewerFlags } from '../articles/articles.read-model.js';
 import { FeatureService } from '../feature-service.js';
 import { User } from '../users/user.entity.js';
 import { Follow } from './follow.entity.js';
@@ -14,21 +14,6 @@ export function toProfileDto(
   following: boolean,
 ): ProfileDto {
   return { username: user.username, bio: user.bio, image: user.image, following };
-}
-
-/** Which of `followeeIds` the viewer follows (one indexed query; empty for anonymous viewers). */
-export async function followedAmong(
-  em: EntityManager,
-  viewerId: number | undefined,
-  followeeIds: number[],
-): Promise<Set<number>> {
-  if (viewerId === undefined || followeeIds.length === 0) return new Set();
-  const rows = await em.find(
-    Follow,
-    { follower: viewerId, followee: { $in: [...new Set(followeeIds)] } },
-    { fields: ['followee'] },
-  );
-  return new Set(rows.map((f) => f.followee.id));
 }
 
 /** Collaborators of the profiles service. */
@@ -72,9 +57,8 @@ export class ProfilesService extends FeatureService<ProfilesDeps> {
     const id = Number(text.slice(0, cut));
     let json = text.slice(cut + 1);
     if (viewer && !direct) {
-      const following = await followedAmong(this.em, viewer.id, [id]);
-      if (following.size > 0)
-        json = JSON.stringify({ ...(JSON.parse(json) as ProfileDto), following: true });
+      const { following } = await viewerFlags(source, viewer.id, [], [id]);
+      if (following.size > 0) json = withFlags(json, flagOffsets(json, ['following']), [true]);
     }
     return JsonText.trusted(json, hit ? 'hit' : 'miss');
   }

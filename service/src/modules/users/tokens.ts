@@ -11,6 +11,13 @@ export interface VerifiedToken {
   issuedAtMs: number;
 }
 
+/**
+ * Tokens verified by this process, by their exact text, with their expiry: a signed-in client
+ * sends the same token on every request, and verifying it again (two WebCrypto jobs on libuv's
+ * thread pool) would give the same answer until it expires. Bounded: cleared when full.
+ */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** A key id that names a secret without revealing it: the first 16 hex digits of its SHA-256. */
 function keyId(secret: string): string {
   return createHash('sha256').update(secret).digest('hex').slice(0, 16);
@@ -24,6 +31,7 @@ function keyId(secret: string): string {
 export class Tokens {
   private readonly signingKid: string;
   private readonly keys = new Map<string, Uint8Array>();
+  private readonly verified = new Map<string, VerifiedToken & { expiresAtMs: number }>();
 
   constructor(
     private readonly config: Pick<
@@ -53,6 +61,12 @@ export class Tokens {
 
   /** The claims of a valid token; undefined for a tampered, expired, unsigned or foreign one. */
   async verify(token: string): Promise<VerifiedToken | undefined> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (Date.now() < known.expiresAtMs)
+        return { userId: known.userId, issuedAtMs: known.issuedAtMs };
+      this.verified.delete(token);
+    }
     try {
       const { payload } = await jwtVerify(
         token,
@@ -71,6 +85,8 @@ export class Tokens {
       const userId = Number(payload.sub);
       if (!Number.isSafeInteger(userId) || userId <= 0) return undefined;
       const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : payload.iat! * 1000;
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      this.verified.set(token, { userId, issuedAtMs, expiresAtMs: payload.exp! * 1000 });
       return { userId, issuedAtMs };
     } catch (err) {
       if (err instanceof errors.JOSEError) return undefined;

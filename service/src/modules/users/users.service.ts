@@ -28,7 +28,10 @@ export interface NewAccount {
   passwordHash: string;
 }
 
-export function toUserDto(user: User, token: string): UserDto {
+export function toUserDto(
+  user: Pick<User, 'email' | 'username' | 'bio' | 'image' | 'role'>,
+  token: string,
+): UserDto {
   return {
     email: user.email,
     token,
@@ -103,8 +106,8 @@ export class UsersService extends FeatureService<UsersDeps> {
     changes: { email?: string; username?: string; password?: string; bio?: string; image?: string },
     token: string,
   ): Promise<UserDto> {
-    const user = this.user;
-    this.authorize('update', asAccount({ id: user.id }));
+    this.authorize('update', asAccount({ id: this.user.id }));
+    const user = await this.account();
     await this.assertAvailable(changes, user.id);
     const { password, ...rest } = changes;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));

@@ -10,7 +10,7 @@ import { form, pngDeclaring, sampleImage, tempStorage } from '../../service/test
 import { startTestServer, type TestServer } from '../../service/test/support/server.js';
 import { until } from '../../service/test/support/wait.js';
 import { startWorker, type RunningWorker } from '../src/worker.js';
-import { deleteQueueKeys, silentLogger } from './support/queues.js';
+import { silentLogger, closeJobsTest } from './support/queues.js';
 
 jest.setTimeout(60_000);
 
@@ -31,13 +31,7 @@ beforeAll(async () => {
   );
 }, 60_000);
 
-afterAll(async () => {
-  await worker?.close(10_000);
-  const prefix = server?.config.REDIS_KEY_PREFIX;
-  await server?.close();
-  if (prefix) await deleteQueueKeys(prefix);
-  await storage?.remove();
-});
+afterAll(() => closeJobsTest({ worker, server, storage }));
 
 interface Upload {
   id: string;

@@ -30,7 +30,7 @@ import {
   usersWithData,
   type ExpectedExport,
 } from './support/exports.js';
-import { deleteQueueKeys, silentLogger } from './support/queues.js';
+import { silentLogger, closeJobsTest } from './support/queues.js';
 
 jest.setTimeout(60_000);
 
@@ -77,13 +77,7 @@ beforeAll(async () => {
   data = await usersWithData(server, 'e2e');
 }, 60_000);
 
-afterAll(async () => {
-  await worker?.close(10_000);
-  const prefix = server?.config.REDIS_KEY_PREFIX;
-  await server?.close();
-  if (prefix) await deleteQueueKeys(prefix);
-  await storage?.remove();
-});
+afterAll(() => closeJobsTest({ worker, server, storage }));
 
 const fileOf = (id: string) => path.join(storage.dir, 'exports', String(userId), `${id}.json.gz`);
 let userId: number;

@@ -17,7 +17,7 @@ import { enqueue } from '../../service/src/jobs/outbox.js';
 import { startTestServer, type TestServer } from '../../service/test/support/server.js';
 import { startSmtpServer, type TestSmtpServer } from '../../service/test/support/smtp.js';
 import { startWorker, type RunningWorker } from '../src/worker.js';
-import { completedJob as completedJobOf, deleteQueueKeys, silentLogger } from './support/queues.js';
+import { completedJob as completedJobOf, silentLogger, closeJobsTest } from './support/queues.js';
 
 // Each test waits for a job to travel the whole path; generous on a loaded machine.
 jest.setTimeout(60_000);
@@ -35,13 +35,7 @@ beforeAll(async () => {
   );
 }, 60_000);
 
-afterAll(async () => {
-  await worker?.close(10_000);
-  await smtp?.close();
-  const prefix = server?.config.REDIS_KEY_PREFIX;
-  await server?.close();
-  if (prefix) await deleteQueueKeys(prefix);
-});
+afterAll(() => closeJobsTest({ worker, smtp, server }));
 
 interface OutboxRow {
   id: string;

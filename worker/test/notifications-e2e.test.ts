@@ -17,7 +17,7 @@ import { startSmtpServer, type TestSmtpServer } from '../../service/test/support
 import { until } from '../../service/test/support/wait.js';
 import { utcDay } from '../src/processors/notifications.js';
 import { startWorker, type RunningWorker } from '../src/worker.js';
-import { completedJob, deleteQueueKeys, silentLogger } from './support/queues.js';
+import { completedJob, silentLogger, closeJobsTest } from './support/queues.js';
 
 jest.setTimeout(60_000);
 
@@ -55,13 +55,7 @@ beforeAll(async () => {
   }
 }, 60_000);
 
-afterAll(async () => {
-  await worker?.close(10_000);
-  await smtp?.close();
-  const prefix = server?.config.REDIS_KEY_PREFIX;
-  await server?.close();
-  if (prefix) await deleteQueueKeys(prefix);
-});
+afterAll(() => closeJobsTest({ worker, smtp, server }));
 
 const idOf = async (username: string) =>
   (await server.sql<{ id: number }>('select id from users where username = ?', [username]))[0]!.id;

@@ -8,7 +8,7 @@ import { startTestServer, type TestServer } from '../../service/test/support/ser
 import { startSmtpServer, type TestSmtpServer } from '../../service/test/support/smtp.js';
 import { until } from '../../service/test/support/wait.js';
 import { startWorker, type RunningWorker } from '../src/worker.js';
-import { deleteQueueKeys, silentLogger } from './support/queues.js';
+import { silentLogger, closeJobsTest } from './support/queues.js';
 
 jest.setTimeout(60_000);
 
@@ -34,13 +34,7 @@ beforeAll(async () => {
   await until(() => smtp.received.length === 1, 30_000);
 }, 60_000);
 
-afterAll(async () => {
-  await worker?.close(10_000);
-  await smtp?.close();
-  const prefix = server?.config.REDIS_KEY_PREFIX;
-  await server?.close();
-  if (prefix) await deleteQueueKeys(prefix);
-});
+afterAll(() => closeJobsTest({ worker, smtp, server }));
 
 /** Registers a user and returns the Bull job id of its welcome mail (its outbox row's id). */
 async function welcomeJobOf(prefix: string): Promise<{ jobId: string; messageId: string }> {

@@ -44,3 +44,22 @@ export async function completedJob(queue: Queue, jobId: string, timeoutMs = 30_0
   await until(async () => (await (await queue.getJob(jobId))?.isCompleted()) === true, timeoutMs);
   return (await queue.getJob(jobId))!;
 }
+
+/**
+ * Tears down what a jobs test started, each part only if it started: the worker first (its
+ * active jobs finish), then the SMTP server, the API and the Bull keys under its prefix, then the
+ * temporary storage.
+ */
+export async function closeJobsTest(parts: {
+  worker?: { close(timeoutMs: number): Promise<unknown> };
+  smtp?: { close(): Promise<unknown> };
+  server?: { config: { REDIS_KEY_PREFIX: string }; close(): Promise<unknown> };
+  storage?: { remove(): Promise<unknown> };
+}): Promise<void> {
+  await parts.worker?.close(10_000);
+  await parts.smtp?.close();
+  const prefix = parts.server?.config.REDIS_KEY_PREFIX;
+  await parts.server?.close();
+  if (prefix) await deleteQueueKeys(prefix);
+  await parts.storage?.remove();
+}

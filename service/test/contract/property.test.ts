@@ -26,6 +26,7 @@ import {
 } from '../support/contract.js';
 import { report } from '../support/report.js';
 import { createDeadLetter, type DeadLetter } from '../support/dead-letters.js';
+import { form, sampleImage, tempStorage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
@@ -51,6 +52,7 @@ const IN_FLIGHT = Number(process.env.PROP_IN_FLIGHT ?? 4);
 const TRAFFIC_TIMEOUT_MS = 180_000;
 
 let server: TestServer;
+let storage: Awaited<ReturnType<typeof tempStorage>>;
 let doc: OpenApiDocument;
 let api: RecordingClient;
 let ops: Operation[];
@@ -87,7 +89,8 @@ const subjectOf = (token: string): number =>
 /** Starts the server and fills the pools the generated requests draw on. */
 async function seedPools(): Promise<void> {
   report(`property test seed: ${SEED} (reproduce with FC_SEED=${SEED})`);
-  server = await startTestServer({ LOG_LEVEL: 'warn' });
+  storage = await tempStorage();
+  server = await startTestServer({ LOG_LEVEL: 'warn', STORAGE_DIR: storage.dir });
   doc = await fetchPublishedDocument(server.baseUrl);
   api = new RecordingClient(`${server.baseUrl}/api`, new Contract(doc, loadRealWorldDocument()));
   ops = operationsOf(doc);
@@ -667,8 +670,16 @@ async function seedEach(out: Outcome[], deadLetters: DeadLetter[]): Promise<Outc
         await server.api.post('/user/exports', { token: actor.token })
       ).body.export.id;
     }
+    // Avatar uploads are multipart: a real image (the schemas describe no JSON body for them).
+    const avatar = async () => form([{ bytes: await sampleImage('png', 40, 30) }]);
+    if (needs.includes('uploadId')) {
+      params.uploadId = (
+        await server.api.put('/user/avatar', { token: actor.token, raw: await avatar() })
+      ).body.avatarUpload.id;
+    }
     const [body] = fc.sample(goodBody(op, true), { seed: SEED, numRuns: 1 });
     const options: RequestOptions = {};
+    if (op.method === 'put' && op.path === '/user/avatar') options.raw = await avatar();
     if (op.auth !== 'none') options.token = actor.token;
     if (body?.kind === 'json') options.body = body.value;
     if (body?.kind === 'known') {
@@ -756,7 +767,10 @@ beforeAll(async () => {
         .join('\n'),
   );
 }, TRAFFIC_TIMEOUT_MS);
-afterAll(() => server?.close());
+afterAll(async () => {
+  await server?.close();
+  await storage?.remove();
+});
 
 describe('generated requests (fast-check)', () => {
   it(`when ${RUNS * REQUESTS_PER_RUN} requests are generated from the schemas, then no response is a 5xx`, () => {

@@ -301,3 +301,30 @@ describe('writes racing a delete', () => {
     // 32 sequential races: generous for a loaded machine (main also passed 5 s only when idle).
   }, 60_000);
 });
+
+describe('writers racing for one slug and the same tags', () => {
+  it('when updates rename to titles that creates are taking at the same moment, with the same tags listed in opposite orders, then all succeed with distinct slugs', async () => {
+    const stamp = Date.now();
+    const titles = Array.from({ length: 16 }, (_, i) => `Race ${i} ${stamp}`);
+    const existing = await Promise.all(
+      titles.map((t) => server.api.createArticle(bob.token, { title: `Before ${t}` })),
+    );
+    const tags = ['race-a', 'race-b', 'race-c'];
+    const results = await Promise.all(
+      titles.flatMap((title, i) => [
+        server.api.post('/articles', {
+          token: alice.token,
+          body: { article: { title, description: 'd', body: 'b', tagList: tags } },
+        }),
+        server.api.put(`/articles/${existing[i]!.slug}`, {
+          token: bob.token,
+          body: { article: { title, tagList: [...tags].reverse() } },
+        }),
+      ]),
+    );
+    expect(results.map((r) => r.status)).toEqual(titles.flatMap(() => [201, 200]));
+    const slugs = results.map((r) => r.body.article.slug);
+    expect(new Set(slugs).size).toBe(slugs.length);
+    for (const r of results) expect(r.body.article.tagList).toEqual(tags);
+  });
+});

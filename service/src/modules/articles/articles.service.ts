@@ -1,4 +1,4 @@
-import { LockMode, sql, type EntityManager } from '@mikro-orm/postgresql';
+import { DeadlockException, LockMode, sql, type EntityManager } from '@mikro-orm/postgresql';
 import type { ReadCache } from '../../cache.js';
 import { violatedUniqueConstraint } from '../../db/errors.js';
 import { primarySource, type ReadRouter, type ReadSource } from '../../db/read-source.js';
@@ -338,6 +338,9 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
             article.bodyHtmlVersion = RENDERER_VERSION;
           }
           if (titleChanged) article.slug = newSlug;
+          // The article row (and its new slug) before the tags, as `create` does: two writers
+          // taking the same slug and tags in opposite orders would deadlock.
+          await em.flush();
           if (existing.status === 'draft' && article.status === 'published') {
             await this.notifyFollowers(em, article.id);
           }
@@ -474,6 +477,9 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
       try {
         return await this.em.fork().transactional((em) => write(em as EntityManager, slug));
       } catch (err) {
+        // PostgreSQL chose this transaction as a deadlock's victim (writers lock the slug, then
+        // the tags, so this should not happen): it rolled back whole, so running it again is safe.
+        if (err instanceof DeadlockException && attempt < SLUG_ATTEMPTS) continue;
         if (violatedUniqueConstraint(err) !== 'articles_slug_unique' || attempt >= SLUG_ATTEMPTS) {
           throw err;
         }
@@ -481,8 +487,10 @@ export class ArticlesService extends FeatureService<ArticlesDeps> {
     }
   }
 
-  private async replaceTags(em: EntityManager, articleId: number, names: string[]) {
+  private async replaceTags(em: EntityManager, articleId: number, tagList: string[]) {
     await em.nativeDelete(ArticleTag, { article: articleId });
+    // In one order for every writer, so concurrent upserts lock the tag rows in the same order.
+    const names = [...new Set(tagList)].sort();
     if (names.length === 0) return;
     // DO UPDATE (not DO NOTHING) locks existing tag rows until commit, so the hourly
     // prune-unused-tags job cannot delete a tag between this upsert and the link insert.

@@ -106,6 +106,8 @@ export class ReplicaRouter {
   private readonly pinned = new WeakSet<EntityManager>();
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  /** A check queued behind the one under way (see `check`). */
+  private nextCheck: Promise<void> | undefined;
   private nextAnonymous = 0;
   private floorsUnknownUntil = 0;
   private stopped = false;
@@ -191,16 +193,30 @@ export class ReplicaRouter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.nextCheck?.catch(() => undefined);
     await this.checking?.catch(() => undefined);
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.allSettled(pools.map((r) => r.orm.close(true)));
   }
 
-  /** One health check of every replica (joins one under way); tests call it to skip the wait. */
+  /**
+   * One health check of every replica that starts after this call (the replica list may have just
+   * changed): with one under way, the next runs after it, shared by every caller meanwhile.
+   * Tests call it to skip the wait.
+   */
   check(): Promise<void> {
-    this.checking ??= this.runCheck().finally(() => (this.checking = undefined));
-    return this.checking;
+    if (!this.checking) {
+      this.checking = this.runCheck().finally(() => (this.checking = undefined));
+      return this.checking;
+    }
+    this.nextCheck ??= this.checking
+      .catch(() => undefined)
+      .then(() => {
+        this.nextCheck = undefined;
+        return this.check();
+      });
+    return this.nextCheck;
   }
 
   /** What the last check found, one entry per replica. */

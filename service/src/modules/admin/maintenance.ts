@@ -9,21 +9,27 @@ const KEY = 'writeFreeze';
  */
 export class Maintenance {
   private cached: { value: boolean; at: number } | undefined;
-  /** The read under way when the cached value expired: concurrent requests share it. */
+  /** The read under way when the cached value expired: concurrent requests share its answer. */
   private reading: Promise<boolean> | undefined;
 
   constructor(private readonly cacheMs = 2000) {}
 
   async writeFreeze(em: EntityManager): Promise<boolean> {
     if (this.cached && Date.now() - this.cached.at < this.cacheMs) return this.cached.value;
-    this.reading ??= em
-      .findOne(Setting, { key: KEY })
-      .then((row) => {
-        this.cached = { value: row?.value === true, at: Date.now() };
-        return this.cached.value;
-      })
-      .finally(() => (this.reading = undefined));
-    return this.reading;
+    const shared = this.reading;
+    if (!shared) {
+      this.reading = this.read(em).finally(() => (this.reading = undefined));
+      return this.reading;
+    }
+    // Another request's read failed (its connection, or its transaction): that is no reason for
+    // this request to fail; it reads on its own unit of work.
+    return shared.catch(() => this.read(em));
+  }
+
+  private async read(em: EntityManager): Promise<boolean> {
+    const row = await em.findOne(Setting, { key: KEY });
+    this.cached = { value: row?.value === true, at: Date.now() };
+    return this.cached.value;
   }
 
   /** Stores the switch (in the caller's transaction) and updates this process at once. */

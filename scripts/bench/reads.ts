@@ -49,6 +49,8 @@ interface Row {
   reqPerSec: number;
   fixedRate: number;
   p99Ms: number;
+  p99SentMs: number;
+  lateSends: number;
   hitRatio: number | null;
   non2xx: number;
 }
@@ -59,6 +61,9 @@ interface Measured {
   reqPerSec: number;
   fixedRate: number;
   p99Ms: number;
+  /** p99 from each request's actual send, and how many were sent over 1 ms late (JSON only). */
+  p99SentMs: number;
+  lateSends: number;
   non2xx: number;
 }
 
@@ -112,6 +117,8 @@ export async function measure(
       reqPerSec,
       fixedRate,
       p99Ms: fixed.p99Ms,
+      p99SentMs: fixed.p99SentMs,
+      lateSends: fixed.late,
       non2xx: cpu.non2xx + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
     };
   });

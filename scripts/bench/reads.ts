@@ -51,6 +51,8 @@ interface Row {
   p99Ms: number;
   p99SentMs: number;
   lateSends: number;
+  atRateCpuMs: number;
+  busyAtRate: number;
   hitRatio: number | null;
   non2xx: number;
 }
@@ -64,6 +66,13 @@ interface Measured {
   /** p99 from each request's actual send, and how many were sent over 1 ms late (JSON only). */
   p99SentMs: number;
   lateSends: number;
+  /**
+   * The app's CPU per request while answering at the fixed rate, and the share of one CPU that
+   * makes at that rate: one request at a time costs more than the same request among 16 in
+   * flight (capacity's closed loop), so "half the capacity" keeps the server busier than half.
+   */
+  atRateCpuMs: number;
+  busyAtRate: number;
   non2xx: number;
 }
 
@@ -107,10 +116,13 @@ export async function measure(
     const fixedRate = Math.max(1, Math.round(reqPerSec / 2));
     // Open loop, evenly spaced arrivals (not autocannon's overallRate, which sends each second's
     // share as a burst at full concurrency: see fixed-rate.ts).
+    const atRate = new CpuMeter([pid]);
     const fixed = await atFixedRate(url, requests, {
       durationMs: FIXED_RATE_MS,
       ratePerSecond: fixedRate,
     });
+    // The generator's uncounted warm-up second is in the CPU window too.
+    const atRateCpuMs = atRate.spent() / (fixed.total + fixedRate);
     return {
       appCpuMs: cpu.appCpuMs,
       dbCpuMs: cpu.dbCpuMs,
@@ -119,6 +131,8 @@ export async function measure(
       p99Ms: fixed.p99Ms,
       p99SentMs: fixed.p99SentMs,
       lateSends: fixed.late,
+      atRateCpuMs,
+      busyAtRate: (atRateCpuMs * fixedRate) / 1000,
       non2xx: cpu.non2xx + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
     };
   });
@@ -171,6 +185,7 @@ function table(rows: Row[]): string {
     '× bare',
     'req/s',
     'p99 ms @ rate',
+    'busy @ rate',
     'hit ratio',
     'non-2xx',
   ];
@@ -184,6 +199,7 @@ function table(rows: Row[]): string {
     fmt(r.dbRatio, 1),
     String(r.reqPerSec),
     `${r.p99Ms} @ ${r.fixedRate}/s`,
+    `${Math.round(r.busyAtRate * 100)}%`,
     r.hitRatio === null ? 'n/a' : `${Math.round(r.hitRatio * 100)}%`,
     String(r.non2xx),
   ]);
@@ -236,7 +252,8 @@ export const readsSection: BenchSection = {
     `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; DB CPU = the PostgreSQL backends ` +
     'of the app’s pool (pg_stat_activity ∩ the app’s sockets); req/s = capacity with 16 ' +
     'connections; p99 at a fixed arrival rate of half that (open loop, evenly spaced, latency ' +
-    'from each request’s scheduled time). ' +
+    'from each request’s scheduled time); busy @ rate = the app’s CPU time per request during ' +
+    'that run × the rate, as a share of one CPU. ' +
     'Rate limits set out of the way for the run (RATE_LIMIT_PER_MINUTE=10000000). ' +
     (PINNED
       ? 'The server under test runs alone on CPU 0, the load generators on the other CPUs ' +

@@ -87,15 +87,22 @@ export function createServices(deps: ServicesDeps): ServiceFactory<Services> {
     users,
     notifications: serviceFactory(NotificationsService, {}),
   };
-  return (em: EntityManager, actor: Actor) => {
-    const built: Partial<Services> = {};
-    const scope = {} as Services;
-    for (const name of Object.keys(factories) as (keyof Services)[]) {
-      Object.defineProperty(scope, name, {
-        enumerable: true,
-        get: () => (built[name] ??= factories[name](em, actor) as never),
-      });
-    }
-    return scope;
-  };
+  // One class per process whose prototype builds each service on first use: a request's scope is
+  // then one small object, not ten accessors and closures defined on it per request.
+  class Scope {
+    readonly built: Partial<Services> = {};
+    constructor(
+      readonly em: EntityManager,
+      readonly actor: Actor,
+    ) {}
+  }
+  for (const name of Object.keys(factories) as (keyof Services)[]) {
+    Object.defineProperty(Scope.prototype, name, {
+      enumerable: true,
+      get(this: Scope) {
+        return (this.built[name] ??= factories[name](this.em, this.actor) as never);
+      },
+    });
+  }
+  return (em: EntityManager, actor: Actor) => new Scope(em, actor) as unknown as Services;
 }

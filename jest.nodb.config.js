@@ -14,6 +14,7 @@ export const NO_DATABASE_TESTS = [
   'service/test/db/replicas.test.ts',
   'service/test/http/body-routes.test.ts',
   'service/test/json-text.test.ts',
+  'service/test/logging/logger.test.ts',
   'service/test/graphql/sdl.test.ts',
   'service/test/ops/docker-image.test.ts',
   'service/test/server/config.test.ts',

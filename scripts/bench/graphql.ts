@@ -74,7 +74,7 @@ export const graphqlSection: BenchSection = {
     'process’s utime+stime ÷ 2xx answers; × REST = GraphQL ÷ REST in the same cache mode ' +
     `(bound: ${MAX_RATIO}×).`,
   async run() {
-    const stack = await Stack.start({ env: NO_LIMITS });
+    const stack = await Stack.start({ env: NO_LIMITS, accessLog: false });
     const rows: Row[] = [];
     let bareMs = 0;
     try {

@@ -260,7 +260,7 @@ export const readsSection: BenchSection = {
         '(taskset; BENCH_PIN=0 turns it off); PostgreSQL and Redis are left to the scheduler.'
       : 'CPU pinning off: server and load generators share the CPUs.'),
   async run() {
-    const stack = await Stack.start({ env: NO_LIMITS });
+    const stack = await Stack.start({ env: NO_LIMITS, accessLog: false });
     const rows: Row[] = [];
     try {
       const anon = {};

@@ -91,7 +91,10 @@ export const telemetrySection: BenchSection = {
     `Bound (issue 17): on ≤ ${BOUND} × off. Rate limits out of the way.`,
   async run() {
     if (!(ROUNDS >= 1)) throw new Error(`BENCH_TELEMETRY_ROUNDS must be 1 or more, got ${ROUNDS}`);
-    const [stack, receiver] = await Promise.all([Stack.start({ env: NO_LIMITS }), otlpReceiver()]);
+    const [stack, receiver] = await Promise.all([
+      Stack.start({ env: NO_LIMITS, accessLog: false }),
+      otlpReceiver(),
+    ]);
     const apis: Partial<Record<'off' | 'on', AppProcess & { url: string }>> = {};
     let exported = { requests: 0, bytes: 0, spans: null as number | null };
     let rows: Row[] = [];

@@ -21,6 +21,9 @@ import { startPrivateStore, type PrivateStore } from '../../service/test/support
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 
 /** One process of the built app (`dist/`), its log lines parsed as they arrive. */
+/** How the API's access-log line (request-context.ts, pino puts `msg` last) ends. */
+const ACCESS_LINE_END = ',"msg":"request"}';
+
 export class AppProcess {
   readonly logs: LogLine[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
@@ -29,8 +32,11 @@ export class AppProcess {
   constructor(
     readonly child: ChildProcess,
     readonly name: string,
+    /** Keep the access-log lines (one per request) in `logs`. @default true */
+    accessLog = true,
   ) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!accessLog && line.endsWith(ACCESS_LINE_END)) return;
       let entry: LogLine;
       try {
         entry = JSON.parse(line) as LogLine;
@@ -96,13 +102,14 @@ export async function startApp(
   env: NodeJS.ProcessEnv,
   ready: string,
   nodeArgs: string[] = [],
+  accessLog = true,
 ): Promise<AppProcess> {
   const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, entry)], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const app = new AppProcess(child, name);
+  const app = new AppProcess(child, name, accessLog);
   await Promise.race([
     app.logged(ready),
     app.exited.then(({ code }) => {
@@ -126,6 +133,13 @@ export async function runToEnd(entry: string, env: NodeJS.ProcessEnv): Promise<v
 export interface StackOptions {
   /** Environment for every process on top of the stack's own. */
   env?: Record<string, string>;
+  /**
+   * Keep the API's access-log lines in `api.logs`. Benchmarks turn it off: at thousands of
+   * requests per second, parsing and keeping every line grows this process's heap by gigabytes
+   * over a run, and its garbage collection then competes with the load generator and the stores
+   * for their CPU. @default true
+   */
+  accessLog?: boolean;
 }
 
 /**
@@ -142,6 +156,7 @@ export class Stack {
     readonly redis: PrivateStore,
     readonly env: NodeJS.ProcessEnv,
     readonly orm: MikroORM,
+    private readonly accessLog: boolean,
   ) {}
 
   static async start(options: StackOptions = {}): Promise<Stack> {
@@ -172,7 +187,7 @@ export class Stack {
       DATABASE_SSL: 'disable',
       DATABASE_POOL_MAX: 2,
     });
-    const stack = new Stack(pg, redis, env, orm);
+    const stack = new Stack(pg, redis, env, orm, options.accessLog ?? true);
     await stack.startApi();
     const login = await stack.fetch('/api/users/login', {
       method: 'POST',
@@ -192,6 +207,7 @@ export class Stack {
       { ...this.env, PORT: String(port), ...env },
       'service listening',
       nodeArgs,
+      this.accessLog,
     );
     return this.api;
   }

@@ -20,10 +20,10 @@ import { startPrivateStore, type PrivateStore } from '../../service/test/support
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 
-/** One process of the built app (`dist/`), its log lines parsed as they arrive. */
 /** How the API's access-log line (request-context.ts, pino puts `msg` last) ends. */
 const ACCESS_LINE_END = ',"msg":"request"}';
 
+/** One process of the built app (`dist/`), its log lines parsed as they arrive. */
 export class AppProcess {
   readonly logs: LogLine[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;

@@ -44,8 +44,8 @@ export interface FixedRateResult {
  * (no stream or promise per request), a fraction of `node:http`'s client cost per request, so
  * the generator keeps its schedule at the rates a cheap read reaches (measured: a bare endpoint
  * at 16,000 requests/s, p99 3.7 ms against 12.3 ms with `http.request`); latency counts from
- * the scheduled time, so a server that stalls is charged for the requests that queue behind the stall (no
- * coordinated omission, as wrk2). autocannon's `overallRate` is not this: each connection sends
+ * the scheduled time, so a server that stalls is charged for the requests that queue behind the
+ * stall (no coordinated omission, as wrk2). autocannon's `overallRate` is not this: each connection sends
  * back to back until its share of the second is spent, then waits for the next second, so the
  * second's requests arrive as a burst at full concurrency and p99 measures that burst's queue.
  */

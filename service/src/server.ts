@@ -5,6 +5,7 @@
  * SHUTDOWN_TIMEOUT_MS, pools close, exit 0. Past the timeout: connections cut, pools closed
  * forcefully, exit 1, within SHUTDOWN_EXIT_MARGIN_MS.
  */
+import './v8-heap.js';
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appRedisGuard, createApp } from './app.js';

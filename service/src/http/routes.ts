@@ -271,6 +271,25 @@ function matchesAny(header: string, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
+/** The `Vary` a cacheable answer carries after CORS has added `Origin` (which it always does). */
+const VARY_ORIGIN_AND_CREDENTIALS = 'Origin, Authorization, Cookie';
+
+/**
+ * Adds `Authorization` and `Cookie` to `Vary`: a constant in the usual case (CORS set `Vary:
+ * Origin`), instead of `ctx.vary()` parsing and rebuilding the header twice per response. Those
+ * per-response strings were among what V8's pretenuring moved to the old generation (see
+ * v8-heap.ts): at 3,750 cached tag reads/s, 4.3 MB promoted per scavenge with them, 0.14 MB with
+ * the constant. Any other `Vary` goes through `ctx.vary()`.
+ */
+function varyOnCredentials(c: AppContext): void {
+  if (c.res.getHeader('Vary') === 'Origin') {
+    c.set('Vary', VARY_ORIGIN_AND_CREDENTIALS);
+    return;
+  }
+  c.vary('Authorization');
+  c.vary('Cookie');
+}
+
 /**
  * A GET's 200 with HTTP caching (docs/read-path.md): a strong ETag of the body's bytes,
  * `If-None-Match` → 304, and Cache-Control that a CDN can honour — `public, no-cache` without
@@ -280,8 +299,7 @@ function httpCaching(c: AppContext, json: JsonText): void {
   const credentialed =
     c.state.user !== undefined || c.get('Authorization') !== '' || c.get('Cookie') !== '';
   c.set('Cache-Control', credentialed ? 'private, no-cache' : 'public, no-cache');
-  c.vary('Authorization');
-  c.vary('Cookie');
+  varyOnCredentials(c);
   if (json.cache) c.set('X-Cache', json.cache);
   const etag = `"${createHash('sha1').update(json.text).digest('base64url')}"`;
   c.etag = etag;

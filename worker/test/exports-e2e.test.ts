@@ -74,7 +74,7 @@ beforeAll(async () => {
     { config: server.config, orm: server.orm, logger: silentLogger(), storage: workerStorage },
     { concurrency: 2 },
   );
-  data = await usersWithData(server, 'e2e');
+  data = await usersWithData(server, 'e2e', worker);
 }, 60_000);
 
 afterAll(() => closeJobsTest({ worker, server, storage }));

@@ -78,7 +78,7 @@ describe('a worker killed during a data export', () => {
   ])(
     'when killed at %s, then the export is still running, and a new worker completes it with a correct file',
     async (point, stored) => {
-      const data = await usersWithData(server, point.replace('export-', 'k'), { notify: false });
+      const data = await usersWithData(server, point.replace('export-', 'k'));
       const res = await server.api.post('/user/exports', { token: data.user.token });
       expect(res.status).toBe(202);
       const id = res.body.export.id as string;

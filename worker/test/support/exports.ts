@@ -6,6 +6,8 @@ import { expect } from '@jest/globals';
 import type { Account } from '../../../service/test/support/client.js';
 import type { TestServer } from '../../../service/test/support/server.js';
 import { until } from '../../../service/test/support/wait.js';
+import { NOTIFY_FOLLOWERS } from '../../../service/src/jobs/contracts.js';
+import type { RunningWorker } from '../../src/worker.js';
 
 /** A temporary STORAGE_DIR for one test file. */
 export async function tempStorageDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -22,7 +24,7 @@ export interface ExpectedExport {
   following: string[];
   /**
    * Slugs of the articles the user was notified of (an article `other` published after the
-   * follow); undefined without `notify`: a fan-out run later (no worker during the setup) also
+   * follow); undefined without a worker: a fan-out run later (none ran during the setup) also
    * notifies whoever followed before it ran.
    */
   notifiedSlugs: string[] | undefined;
@@ -30,17 +32,30 @@ export interface ExpectedExport {
   foreign: string[];
 }
 
+/** Resolves once the notification fan-out of the article `slug` has completed in `worker`. */
+async function fanOutDone(server: TestServer, worker: RunningWorker, slug: string): Promise<void> {
+  const queue = worker.queue(NOTIFY_FOLLOWERS.queue);
+  await until(async () => {
+    const [row] = await server.sql<{ id: string }>(
+      `select o.id::text as id from outbox o join articles a on a.id = (o.payload->>'articleId')::int
+       where o.name = ? and a.slug = ? and o.sent_at is not null`,
+      [NOTIFY_FOLLOWERS.name, slug],
+    );
+    return row !== undefined && (await (await queue.getJob(row.id))?.isCompleted()) === true;
+  }, 30_000);
+}
+
 /**
  * Two users with data each through the API: `owner` writes 3 articles (one tagged), comments on
  * their own and the other's article, favorites the other's article and follows them; `other`
- * writes an article, comments on the owner's and favorites it and, with `notify` (a worker must
- * be running), publishes one more, which notifies the owner. Enough rows for several pages at
+ * writes an article, comments on the owner's and favorites it and, given the running `worker`,
+ * publishes one more, which notifies the owner. Enough rows for several pages at
  * EXPORT_PAGE_SIZE=2.
  */
 export async function usersWithData(
   server: TestServer,
   prefix: string,
-  options: { notify: boolean } = { notify: true },
+  worker?: RunningWorker,
 ): Promise<ExpectedExport> {
   const { api } = server;
   const owner = await api.register(`${prefix}own`);
@@ -58,6 +73,9 @@ export async function usersWithData(
     title: `${prefix} other article`,
     body: `${prefix} other secret body`,
   });
+  // Fan-outs read followers when they run: the owner follows `other` only once the fan-out of
+  // `other`'s first article is done, or a late run would notify them of it too.
+  if (worker) await fanOutDone(server, worker, theirs.slug);
   const comment = async (token: string, slug: string, body: string) => {
     const res = await api.post(`/articles/${slug}/comments`, {
       token,
@@ -81,7 +99,7 @@ export async function usersWithData(
     (await api.post(`/profiles/${other.username}/follow`, { token: owner.token })).status,
   ).toBe(200);
   let notifiedSlugs: string[] | undefined;
-  if (options.notify) {
+  if (worker) {
     // Published after the follow: the fan-out (run by the test's worker) notifies the owner.
     const news = await api.createArticle(other.token, { title: `${prefix} other news` });
     await until(async () => {

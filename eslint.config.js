@@ -15,7 +15,7 @@ const LAYERS = [
       'service/src/http/**',
       'service/src/**/*.routes.ts',
       'service/src/modules/docs/**',
-      'service/src/{app,server,body-routes}.ts',
+      'service/src/{app,server,api-main,body-routes}.ts',
       // The GraphQL endpoint: schema, resolvers and its Koa middleware.
       'service/src/graphql/**',
       'service/src/db/{migrate,seed,seed-data,create-migration}.ts',

@@ -1,5 +1,6 @@
 /**
- * V8 settings of the API process, applied on import: server.ts imports this module first.
+ * V8 settings of the API process, applied on import: server.ts imports this module before it
+ * loads the rest of the process.
  *
  * Allocation-site pretenuring off. V8 tenures an allocation site (allocates its objects straight
  * in the old generation) when most of its objects were seen surviving a scavenge. A burst of

@@ -7,6 +7,7 @@
  * the job, and writes its FixedRateResult as JSON on stdout.
  */
 import { Pool, type Dispatcher } from 'undici';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 /** A request of the load; the same shape as the drill harness's LoadRequest (strings only). */
@@ -34,6 +35,12 @@ export interface FixedRateResult {
   p99SentMs: number;
   /** Requests sent later than 1 ms after their scheduled time (the generator could not keep up). */
   late: number;
+  /**
+   * The generator's own event-loop delay, max and p99 (ms): a stall of the generator delays the
+   * responses it reads as much as one of the server, and both p99s above count it.
+   */
+  generatorDelayMaxMs: number;
+  generatorDelayP99Ms: number;
 }
 
 /**
@@ -107,6 +114,8 @@ export async function runFixedRate(
       },
     );
   };
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const start = performance.now();
   let next = 0;
   await new Promise<void>((resolve) => {
@@ -120,6 +129,7 @@ export async function runFixedRate(
   });
   allSent = true;
   if (pending > 0) await done;
+  loopDelay.disable();
   await pool.close();
   const ok = Object.entries(byStatus)
     .filter(([s]) => s.startsWith('2'))
@@ -131,6 +141,8 @@ export async function runFixedRate(
     p99Ms: percentile(fromScheduled, 0.99),
     p99SentMs: percentile(fromSent, 0.99),
     late,
+    generatorDelayMaxMs: Math.round(loopDelay.max / 1e5) / 10,
+    generatorDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e5) / 10,
   };
 }
 

@@ -4,7 +4,8 @@
  * build on seeded data (scripts/drill/harness.ts). Per read: the app's CPU per request, the CPU of
  * the PostgreSQL backends serving the app's pool per request, capacity (req/s), p99 at a fixed
  * arrival rate of half that capacity, the cache hit ratio — CPU figures also as a multiple of a
- * bare Koa JSON endpoint measured in the same run. Only 2xx responses count.
+ * bare Koa JSON endpoint measured in the same run (its CPU per request again just before each
+ * row, the base of that row's ratios). Only 2xx responses count.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../service/test/support/process.js';
@@ -47,6 +48,9 @@ interface Measured {
   /** p99 from each request's actual send, and how many were sent over 1 ms late (JSON only). */
   p99SentMs: number;
   lateSends: number;
+  /** The load generator's own event-loop delay, p99 and max (JSON only). */
+  generatorDelayP99Ms: number;
+  generatorDelayMaxMs: number;
   /**
    * The app's CPU per request while answering at the fixed rate, and the share of one CPU that
    * makes at that rate: one request at a time costs more than the same request among 16 in
@@ -61,6 +65,8 @@ interface Row extends Measured {
   read: string;
   viewer: 'anonymous' | 'signed in' | '';
   cache: 'cached' | 'uncached' | '';
+  /** The bare endpoint's CPU per request, measured just before this row: the ratios' base. */
+  bareCpuMs: number;
   appRatio: number;
   dbRatio: number | null;
   hitRatio: number | null;
@@ -121,6 +127,8 @@ export async function measure(
       p99Ms: fixed.p99Ms,
       p99SentMs: fixed.p99SentMs,
       lateSends: fixed.late,
+      generatorDelayP99Ms: fixed.generatorDelayP99Ms,
+      generatorDelayMaxMs: fixed.generatorDelayMaxMs,
       atRateCpuMs,
       busyAtRate: (atRateCpuMs * fixedRate) / 1000,
       non2xx: cpu.non2xx + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
@@ -170,6 +178,7 @@ function table(rows: Row[]): string {
     'viewer',
     'cache',
     'app CPU ms/req',
+    'bare ms/req',
     '× bare',
     'DB CPU ms/req',
     '× bare',
@@ -184,6 +193,7 @@ function table(rows: Row[]): string {
     r.viewer,
     r.cache,
     fmt(r.appCpuMs),
+    fmt(r.bareCpuMs),
     fmt(r.appRatio, 1),
     fmt(r.dbCpuMs),
     fmt(r.dbRatio, 1),
@@ -240,7 +250,9 @@ export const readsSection: BenchSection = {
     'Hot reads on the production build (seed: 50 users, 500 articles, 5,000 comments), cached ' +
     '(cache Redis up) and uncached (REDIS_CACHE_URL on a dead port). CPU = the process’s own ' +
     `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; DB CPU = the PostgreSQL backends ` +
-    'of the app’s pool (pg_stat_activity ∩ the app’s sockets); req/s = capacity with 16 ' +
+    'of the app’s pool (pg_stat_activity ∩ the app’s sockets); bare ms/req = the bare Koa ' +
+    'endpoint’s CPU per request measured just before the row, the base of its × bare; ' +
+    'req/s = capacity with 16 ' +
     'connections; p99 at a fixed arrival rate of half that (open loop, evenly spaced, latency ' +
     'from each request’s scheduled time); busy @ rate = the app’s CPU time per request during ' +
     'that run × the rate, as a share of one CPU. ' +
@@ -252,6 +264,7 @@ export const readsSection: BenchSection = {
   async run() {
     const stack = await Stack.start({ env: NO_LIMITS, accessLog: false });
     const rows: Row[] = [];
+    let bare: Awaited<ReturnType<typeof startBareKoa>> | undefined;
     try {
       const anon = {};
       const signed = { Authorization: `Token ${stack.token}` };
@@ -289,18 +302,26 @@ export const readsSection: BenchSection = {
         },
       ];
 
-      const bare = await startBareKoa();
-      const bareFig = await measure(bare.url, bare.app.pid, [{ path: '/' }]);
-      await bare.app.stop();
+      // The bare endpoint stays up: its CPU per request is measured again just before each row
+      // and is that row's base, so a machine whose speed drifts over the run (a shared host: the
+      // same bare endpoint measured 0.085 and 0.115 ms an hour apart) moves both alike.
+      const bareServer = await startBareKoa();
+      bare = bareServer;
+      const bareFig = await measure(bareServer.url, bareServer.app.pid, [{ path: '/' }]);
       rows.push({
         read: 'bare Koa JSON endpoint',
         viewer: '',
         cache: '',
         ...bareFig,
+        bareCpuMs: bareFig.appCpuMs,
         appRatio: 1,
         dbRatio: null,
         hitRatio: null,
       });
+      const { url: bareUrl, app: bareApp } = bareServer;
+      const bareNow = async () =>
+        (await isolated(bareApp.pid, () => cpuPerRequest(bareUrl, bareApp.pid, [{ path: '/' }])))
+          .appCpuMs;
 
       const requestOf = (path: string, viewer: 'anonymous' | 'signed in'): LoadRequest => ({
         path,
@@ -317,6 +338,7 @@ export const readsSection: BenchSection = {
           for (const viewer of r.viewers) {
             if (ONLY_ROWS && !`${r.read} ${viewer} ${cache}`.includes(ONLY_ROWS)) continue;
             const request = requestOf(r.path, viewer);
+            const bareCpuMs = await bareNow();
             const fig = await measure(stack.apiUrl, stack.api.pid, [request], () =>
               backendsOf(stack.orm, stack.api.pid),
             );
@@ -325,8 +347,9 @@ export const readsSection: BenchSection = {
               viewer,
               cache,
               ...fig,
-              appRatio: fig.appCpuMs / bareFig.appCpuMs,
-              dbRatio: fig.dbCpuMs === null ? null : fig.dbCpuMs / bareFig.appCpuMs,
+              bareCpuMs,
+              appRatio: fig.appCpuMs / bareCpuMs,
+              dbRatio: fig.dbCpuMs === null ? null : fig.dbCpuMs / bareCpuMs,
               hitRatio: await hitRatio(stack.apiUrl, request),
             });
             console.log(`  measured ${r.read} ${viewer} ${cache}`);
@@ -334,6 +357,7 @@ export const readsSection: BenchSection = {
         }
       });
     } finally {
+      await bare?.app.stop();
       await stack.close();
     }
     const comparison = p99Comparison(rows);

@@ -110,12 +110,18 @@ export async function startApp(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const app = new AppProcess(child, name, accessLog);
-  await Promise.race([
-    app.logged(ready),
-    app.exited.then(({ code }) => {
-      throw new Error(`${name} exited ${code} before "${ready}"`);
-    }),
-  ]);
+  try {
+    await Promise.race([
+      app.logged(ready),
+      app.exited.then(({ code }) => {
+        throw new Error(`${name} exited ${code} before "${ready}"`);
+      }),
+    ]);
+  } catch (err) {
+    // Not ready in time: no process outlives the run that started it.
+    await app.stop('SIGKILL');
+    throw err;
+  }
   return app;
 }
 

@@ -22,7 +22,7 @@ import {
 } from './main-util.js';
 import { createMetrics, startMetricsEndpoint } from './metrics.js';
 import type { Lifecycle } from './modules/health/health.routes.js';
-import { connectRedis, createRedis } from './redis.js';
+import { connectCacheRedis, connectRedis, createRedis } from './redis.js';
 
 /**
  * The requests the app is handling (from complete headers to the end of the response), so a drain
@@ -69,12 +69,7 @@ await runMain('service', async (logger) => {
   const orm = await connectReachableOrm(config, logger);
   const redis = createRedis(config, logger);
   await connectRedis(redis);
-  // The read cache's own Redis, when it has one (docs/read-path.md).
-  const cacheRedis =
-    config.REDIS_CACHE_URL && config.REDIS_CACHE_URL !== config.REDIS_URL
-      ? createRedis(config, logger, config.REDIS_CACHE_URL)
-      : undefined;
-  if (cacheRedis) await connectRedis(cacheRedis);
+  const cacheRedis = await connectCacheRedis(config, logger);
   const metrics = createMetrics();
   const guard = appRedisGuard(redis, config, logger);
   // With replicas configured or discoverable, plain reads are routed to them (docs/read-replicas.md).

@@ -59,3 +59,17 @@ export function createRedis(
 export async function connectRedis(redis: Redis): Promise<void> {
   await redis.connect().catch(() => undefined);
 }
+
+/**
+ * The read cache's own client, connected (docs/read-path.md), when REDIS_CACHE_URL names a Redis
+ * other than REDIS_URL; undefined when the cache shares the queue Redis.
+ */
+export async function connectCacheRedis(
+  config: Pick<Config, 'REDIS_URL' | 'REDIS_CACHE_URL'> & RedisConnectionConfig,
+  logger: Logger,
+): Promise<Redis | undefined> {
+  if (!config.REDIS_CACHE_URL || config.REDIS_CACHE_URL === config.REDIS_URL) return undefined;
+  const cacheRedis = createRedis(config, logger, config.REDIS_CACHE_URL);
+  await connectRedis(cacheRedis);
+  return cacheRedis;
+}

@@ -8,7 +8,7 @@ import { connectOrm } from '../../src/db/orm.js';
 import type { ReplicaRouter } from '../../src/db/replica-router.js';
 import { replicaRouter } from '../../src/db/replica-routing.js';
 import { replicaList } from '../../src/db/replicas.js';
-import { connectRedis, createRedis, type Redis } from '../../src/redis.js';
+import { connectCacheRedis, connectRedis, createRedis, type Redis } from '../../src/redis.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
 import { ApiClient, type Account } from './client.js';
@@ -74,12 +74,8 @@ export async function startTestServer(
   );
   const redis = createRedis(config, logger);
   await connectRedis(redis);
-  // The read cache's own client when REDIS_CACHE_URL names one, as server.ts does.
-  const cacheRedis =
-    config.REDIS_CACHE_URL && config.REDIS_CACHE_URL !== config.REDIS_URL
-      ? createRedis(config, logger, config.REDIS_CACHE_URL)
-      : undefined;
-  if (cacheRedis) await connectRedis(cacheRedis);
+  // The read cache's own client when REDIS_CACHE_URL names one, as api-main.ts does.
+  const cacheRedis = await connectCacheRedis(config, logger);
   const guard = appRedisGuard(redis, config, logger);
   const list = replicaList(config, logger);
   const replicas = list && replicaRouter({ config, primary: orm, replicas: list, guard, logger });

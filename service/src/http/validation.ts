@@ -38,9 +38,13 @@ function messageFor(issue: z.core.$ZodIssue, fallbackField: string): string {
   }
 }
 
-/** Turns zod issues into RealWorld field errors: `{"email": ["can't be blank"]}`. */
+/**
+ * Turns zod issues into RealWorld field errors: `{"email": ["can't be blank"]}`. Field names can
+ * be the client's own keys (`constructor`, `__proto__`), so the result has no prototype: each is a
+ * field like any other, not an inherited member.
+ */
 export function toFieldErrors(error: z.ZodError, fallbackField: string): ErrorBody {
-  const out: ErrorBody = {};
+  const out = Object.create(null) as ErrorBody;
   const add = (field: string, message: string) => {
     const messages = (out[field] ??= []);
     if (!messages.includes(message)) messages.push(message);

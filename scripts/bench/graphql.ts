@@ -88,8 +88,12 @@ export const graphqlSection: BenchSection = {
         if (checked.data?.articles?.edges.length !== 20) {
           throw new Error(`ArticlesPage did not answer 20 articles: ${JSON.stringify(checked)}`);
         }
-        const rest = await measure(stack.apiUrl, stack.api.pid, [REST_LIST], backends);
-        const gql = await measure(stack.apiUrl, stack.api.pid, [GRAPHQL_LIST], backends);
+        const rest = await measure(stack.apiUrl, stack.api.pid, [REST_LIST], backends, () =>
+          stack.storePids(),
+        );
+        const gql = await measure(stack.apiUrl, stack.api.pid, [GRAPHQL_LIST], backends, () =>
+          stack.storePids(),
+        );
         rows.push(
           { request: 'GET /api/articles?limit=20', cache, ...rest, vsRest: null },
           {

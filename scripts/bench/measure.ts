@@ -97,25 +97,37 @@ function setAffinity(pid: number, cpus: string): void {
 
 /**
  * Runs `work` with the server `serverPid` alone on CPU 0 and this process (and the processes it
- * starts meanwhile) on the other CPUs, then gives both every CPU back. In production the load
- * balancer and the clients are other machines; on a small shared machine the load generator
- * would otherwise take CPU time from the server it measures, and its latency would be the
- * scheduler's. PostgreSQL and Redis are left to the scheduler. No-op unless PINNED.
+ * starts meanwhile) and the server's stores (`stores`: the private PostgreSQL's and Redis's
+ * processes, asked again at the end for backends forked meanwhile) on the other CPUs, then gives
+ * all of them every CPU back. In production the load balancer, the clients, RDS and ElastiCache
+ * are other machines; on a small shared machine the load generator and the stores would
+ * otherwise take CPU time from the server they measure, and its latency would be the scheduler's
+ * (a signed-in read, whose PostgreSQL backends the scheduler put on the server's CPU: p99 of
+ * 45–60 ms at half capacity with its CPU 100 % busy). No-op unless PINNED.
  */
-export async function isolated<T>(serverPid: number, work: () => Promise<T>): Promise<T> {
+export async function isolated<T>(
+  serverPid: number,
+  work: () => Promise<T>,
+  stores: () => Promise<number[]> = async () => [],
+): Promise<T> {
   if (!PINNED) return work();
   const all = `0-${CPUS - 1}`;
+  const others = `1-${CPUS - 1}`;
   setAffinity(serverPid, '0');
-  setAffinity(process.pid, `1-${CPUS - 1}`);
+  for (const pid of [process.pid, ...(await stores())]) trySetAffinity(pid, others);
   try {
     return await work();
   } finally {
-    setAffinity(process.pid, all);
-    try {
-      setAffinity(serverPid, all);
-    } catch {
-      // the server is gone
-    }
+    for (const pid of [process.pid, serverPid, ...(await stores())]) trySetAffinity(pid, all);
+  }
+}
+
+/** setAffinity for a process that may have exited meanwhile (a PostgreSQL backend, the server). */
+function trySetAffinity(pid: number, cpus: string): void {
+  try {
+    setAffinity(pid, cpus);
+  } catch {
+    // gone
   }
 }
 

@@ -104,36 +104,41 @@ export async function measure(
   pid: number,
   requests: LoadRequest[],
   backends?: () => Promise<number[]>,
+  stores?: () => Promise<number[]>,
 ): Promise<Measured> {
-  return isolated(pid, async () => {
-    const cpu = await cpuPerRequest(url, pid, requests, backends);
-    const capacity = await load(url, requests, { durationMs: CAPACITY_MS, connections: 16 });
-    const reqPerSec = Math.round(capacity.ok / (CAPACITY_MS / 1000));
-    const fixedRate = Math.max(1, Math.round(reqPerSec / 2));
-    // Open loop, evenly spaced arrivals (not autocannon's overallRate, which sends each second's
-    // share as a burst at full concurrency: see fixed-rate.ts).
-    const atRate = new CpuMeter([pid]);
-    const fixed = await atFixedRate(url, requests, {
-      durationMs: FIXED_RATE_MS,
-      ratePerSecond: fixedRate,
-    });
-    // The generator's uncounted warm-up second is in the CPU window too.
-    const atRateCpuMs = atRate.spent() / (fixed.total + fixedRate);
-    return {
-      appCpuMs: cpu.appCpuMs,
-      dbCpuMs: cpu.dbCpuMs,
-      reqPerSec,
-      fixedRate,
-      p99Ms: fixed.p99Ms,
-      p99SentMs: fixed.p99SentMs,
-      lateSends: fixed.late,
-      generatorDelayP99Ms: fixed.generatorDelayP99Ms,
-      generatorDelayMaxMs: fixed.generatorDelayMaxMs,
-      atRateCpuMs,
-      busyAtRate: (atRateCpuMs * fixedRate) / 1000,
-      non2xx: cpu.non2xx + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
-    };
-  });
+  return isolated(
+    pid,
+    async () => {
+      const cpu = await cpuPerRequest(url, pid, requests, backends);
+      const capacity = await load(url, requests, { durationMs: CAPACITY_MS, connections: 16 });
+      const reqPerSec = Math.round(capacity.ok / (CAPACITY_MS / 1000));
+      const fixedRate = Math.max(1, Math.round(reqPerSec / 2));
+      // Open loop, evenly spaced arrivals (not autocannon's overallRate, which sends each second's
+      // share as a burst at full concurrency: see fixed-rate.ts).
+      const atRate = new CpuMeter([pid]);
+      const fixed = await atFixedRate(url, requests, {
+        durationMs: FIXED_RATE_MS,
+        ratePerSecond: fixedRate,
+      });
+      // The generator's uncounted warm-up second is in the CPU window too.
+      const atRateCpuMs = atRate.spent() / (fixed.total + fixedRate);
+      return {
+        appCpuMs: cpu.appCpuMs,
+        dbCpuMs: cpu.dbCpuMs,
+        reqPerSec,
+        fixedRate,
+        p99Ms: fixed.p99Ms,
+        p99SentMs: fixed.p99SentMs,
+        lateSends: fixed.late,
+        generatorDelayP99Ms: fixed.generatorDelayP99Ms,
+        generatorDelayMaxMs: fixed.generatorDelayMaxMs,
+        atRateCpuMs,
+        busyAtRate: (atRateCpuMs * fixedRate) / 1000,
+        non2xx: cpu.non2xx + (capacity.total - capacity.ok) + (fixed.total - fixed.ok),
+      };
+    },
+    stores,
+  );
 }
 
 /**
@@ -339,8 +344,12 @@ export const readsSection: BenchSection = {
             if (ONLY_ROWS && !`${r.read} ${viewer} ${cache}`.includes(ONLY_ROWS)) continue;
             const request = requestOf(r.path, viewer);
             const bareCpuMs = await bareNow();
-            const fig = await measure(stack.apiUrl, stack.api.pid, [request], () =>
-              backendsOf(stack.orm, stack.api.pid),
+            const fig = await measure(
+              stack.apiUrl,
+              stack.api.pid,
+              [request],
+              () => backendsOf(stack.orm, stack.api.pid),
+              () => stack.storePids(),
             );
             rows.push({
               read: r.read,

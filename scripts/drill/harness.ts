@@ -218,6 +218,11 @@ export class Stack {
     return this.api;
   }
 
+  /** The private PostgreSQL's and Redis's processes now (the bench keeps them off the API's CPU). */
+  async storePids(): Promise<number[]> {
+    return [...(await this.pg.pids()), ...(await this.redis.pids())];
+  }
+
   fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
     return fetch(`${this.apiUrl}${pathname}`, {
       ...init,

@@ -29,6 +29,8 @@ export interface PrivateStore {
   thaw(): Promise<void>;
   /** SIGKILL: a crash. */
   kill(): Promise<void>;
+  /** Its processes now (PostgreSQL: the postmaster and its children). */
+  pids(): Promise<number[]>;
   /** Stops it and deletes its directory. */
   remove(): Promise<void>;
 }
@@ -123,6 +125,7 @@ function storeHandle(
     freeze: () => run('freeze'),
     thaw: () => run('thaw'),
     kill: () => run('kill'),
+    pids: async () => (await stores(script, 'pids', dir)).split(/\s+/).filter(Boolean).map(Number),
     async remove() {
       await run('stop');
       await rm(removeDir, { recursive: true, force: true });

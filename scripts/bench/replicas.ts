@@ -169,6 +169,8 @@ export const replicasSection: BenchSection = {
         JWT_SECRET: 'bench-secret-that-is-long-enough-for-hs256-0123456789',
         LOG_LEVEL: 'info',
         HOST: '127.0.0.1',
+        // Two APIs run side by side: each its own free metrics port, not both the default 9464.
+        METRICS_PORT: '0',
         CACHE_ENABLED: 'false',
         ...NO_LIMITS,
       };
@@ -185,30 +187,33 @@ export const replicasSection: BenchSection = {
       await bare.app.stop();
       // Both APIs run side by side and are measured in the order off, on, on, off, so drift in
       // the machine's load falls on both alike.
-      const apis = {} as Record<'off' | 'on', { url: string; pid: number; stop(): Promise<void> }>;
-      for (const routing of ['off', 'on'] as const) {
-        const port = await freePort();
-        const api = await startApp(
-          `api-routing-${routing}`,
-          'dist/service/src/server.js',
-          {
-            ...env,
-            PORT: String(port),
-            ...(routing === 'on' ? { DATABASE_REPLICA_URLS: replicaUrl } : {}),
-          },
-          'service listening',
-        );
-        apis[routing] = { url: `http://127.0.0.1:${port}`, pid: api.pid, stop: () => api.stop() };
-      }
+      const apis: Partial<
+        Record<'off' | 'on', { url: string; pid: number; stop(): Promise<void> }>
+      > = {};
       const cpu: Record<'off' | 'on', number> = { off: 0, on: 0 };
       try {
+        for (const routing of ['off', 'on'] as const) {
+          const port = await freePort();
+          const api = await startApp(
+            `api-routing-${routing}`,
+            'dist/service/src/server.js',
+            {
+              ...env,
+              PORT: String(port),
+              ...(routing === 'on' ? { DATABASE_REPLICA_URLS: replicaUrl } : {}),
+            },
+            'service listening',
+          );
+          apis[routing] = { url: `http://127.0.0.1:${port}`, pid: api.pid, stop: () => api.stop() };
+        }
         await sleep(300);
         for (const routing of ['off', 'on', 'on', 'off'] as const) {
-          const { url, pid } = apis[routing];
+          const { url, pid } = apis[routing]!;
           cpu[routing] += (await cpuPerRequest(url, pid, '/api/articles?limit=20')) / 2;
           console.log(`  measured the uncached list, routing ${routing}`);
         }
       } finally {
+        // Also when the second failed to start: no API outlives the section.
         await Promise.all(Object.values(apis).map((api) => api.stop()));
       }
 

@@ -24,6 +24,12 @@ import {
 
 /** Requests per CPU measurement, and how long capacity and fixed-rate runs last. */
 export const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
+/**
+ * Requests of each bare-endpoint measurement before a row. utime + stime advance in clock ticks
+ * (10 ms): 2,000 requests at 0.03 ms are 6 ticks, ±1 tick is ±17 % of every ratio of the row;
+ * 10,000 are 30 (about half a second of load).
+ */
+const BARE_REQUESTS = Number(process.env.BENCH_BARE_REQUESTS ?? 10_000);
 /** Requests before each CPU measurement, not counted. */
 const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP ?? 1000);
 const CAPACITY_MS = Number(process.env.BENCH_CAPACITY_MS ?? 3000);
@@ -74,13 +80,14 @@ interface Row extends Measured {
 
 /**
  * CPU per 2xx answer of the app (`pid`) and, given `backends`, of its PostgreSQL backends, over
- * CPU_REQUESTS requests after a warm-up; `non2xx` counts the rest.
+ * `amount` requests after a warm-up; `non2xx` counts the rest.
  */
 export async function cpuPerRequest(
   url: string,
   pid: number,
   requests: LoadRequest[],
   backends?: () => Promise<number[]>,
+  amount = CPU_REQUESTS,
 ): Promise<{ appCpuMs: number; dbCpuMs: number | null; non2xx: number }> {
   // Warm-up (JIT, pool, cache): a fresh process compiles its hot code on background threads,
   // whose CPU time its utime + stime includes.
@@ -88,7 +95,7 @@ export async function cpuPerRequest(
   const before = backends ? await backends() : [];
   const app = new CpuMeter([pid]);
   const db = new CpuMeter(before);
-  const cpuRun = await load(url, requests, { amount: CPU_REQUESTS, connections: 8 });
+  const cpuRun = await load(url, requests, { amount, connections: 8 });
   const appSpent = app.spent();
   const dbSpent = backends ? db.spent(await backends()) : null;
   const ok = Math.max(1, cpuRun.ok);
@@ -256,15 +263,16 @@ export const readsSection: BenchSection = {
     '(cache Redis up) and uncached (REDIS_CACHE_URL on a dead port). CPU = the process’s own ' +
     `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; DB CPU = the PostgreSQL backends ` +
     'of the app’s pool (pg_stat_activity ∩ the app’s sockets); bare ms/req = the bare Koa ' +
-    'endpoint’s CPU per request measured just before the row, the base of its × bare; ' +
+    `endpoint’s CPU per request over ${BARE_REQUESTS} requests just before the row, the base ` +
+    'of its × bare; ' +
     'req/s = capacity with 16 ' +
     'connections; p99 at a fixed arrival rate of half that (open loop, evenly spaced, latency ' +
     'from each request’s scheduled time); busy @ rate = the app’s CPU time per request during ' +
     'that run × the rate, as a share of one CPU. ' +
     'Rate limits set out of the way for the run (RATE_LIMIT_PER_MINUTE=10000000). ' +
     (PINNED
-      ? 'The server under test runs alone on CPU 0, the load generators on the other CPUs ' +
-        '(taskset; BENCH_PIN=0 turns it off); PostgreSQL and Redis are left to the scheduler.'
+      ? 'The server under test runs alone on CPU 0, the load generators and its PostgreSQL ' +
+        'and Redis on the other CPUs (taskset; BENCH_PIN=0 turns it off).'
       : 'CPU pinning off: server and load generators share the CPUs.'),
   async run() {
     const stack = await Stack.start({ env: NO_LIMITS, accessLog: false });
@@ -325,8 +333,11 @@ export const readsSection: BenchSection = {
       });
       const { url: bareUrl, app: bareApp } = bareServer;
       const bareNow = async () =>
-        (await isolated(bareApp.pid, () => cpuPerRequest(bareUrl, bareApp.pid, [{ path: '/' }])))
-          .appCpuMs;
+        (
+          await isolated(bareApp.pid, () =>
+            cpuPerRequest(bareUrl, bareApp.pid, [{ path: '/' }], undefined, BARE_REQUESTS),
+          )
+        ).appCpuMs;
 
       const requestOf = (path: string, viewer: 'anonymous' | 'signed in'): LoadRequest => ({
         path,

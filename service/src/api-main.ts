@@ -38,8 +38,9 @@ interface OpenRequest {
  * work and must not hold up the exit. `oldest()` names what a timed-out drain abandons.
  *
  * A linked list whose removed nodes drop their links, not a Map: a long-lived Map that gains and
- * loses an entry per request is rebuilt every few thousand requests, and V8 leaves each replaced
- * table pointing at its successor and at the responses it held. Once one table had reached the
+ * loses an entry per request gets a new table every few requests (a table's slots count deleted
+ * entries too), and V8 leaves each replaced table pointing at its successor and at the responses
+ * it held. Once one table had reached the
  * old generation, every later table and every response in it stayed alive through each young
  * collection and was promoted: megabytes per scavenge, frequent full collections, and p99 latency
  * in the hundreds of milliseconds at half capacity (docs/read-path.md, "Benchmark").

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../service/test/support/paths.js';
 import { graphqlSection } from './graphql.js';
 import { jobsSection } from './jobs.js';
+import { hostFacts } from './measure.js';
 import { notificationsSection } from './notifications.js';
 import { readsSection } from './reads.js';
 import { replicasSection } from './replicas.js';
@@ -43,6 +44,13 @@ if (unknown.length > 0) {
 }
 const outDir = path.join(REPO_ROOT, '.local', 'bench');
 mkdirSync(outDir, { recursive: true });
+const host = hostFacts();
+console.log(
+  `host: ${host.cpu}, ${host.cpus} CPUs` +
+    (host.ptiWithoutPcid
+      ? '; page-table isolation without PCID: every system call flushes the TLB'
+      : ''),
+);
 for (const section of SECTIONS.filter((s) => !only || only.includes(s.name))) {
   console.log(`\n## ${section.name}\n\n${section.description}\n`);
   const { table, data } = await section.run();
@@ -51,6 +59,8 @@ for (const section of SECTIONS.filter((s) => !only || only.includes(s.name))) {
     outDir,
     `${section.name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
   );
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  // Every file says which host measured it (figures differ by host: measure.ts, hostFacts).
+  const figures = Array.isArray(data) ? { host, data } : { host, ...(data as object) };
+  writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
   console.log(`\n(figures: ${path.relative(REPO_ROOT, file)})`);
 }

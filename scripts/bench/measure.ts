@@ -183,6 +183,30 @@ export async function atFixedRate(
   return JSON.parse(out) as FixedRateResult;
 }
 
+/**
+ * What the host is, for comparing runs across machines: the CPU model, how many CPUs, and whether
+ * system calls flush the TLB (Meltdown's page-table isolation on a CPU without PCID): on such a
+ * host every socket read and write also costs the process the TLB misses that follow, which
+ * weighs on a server with a large working set far more than on the bare endpoint (stop 26: the
+ * app's cached reads measured 2–3× the bare-endpoint multiples of a host without it).
+ */
+export function hostFacts(): { cpu: string; cpus: number; ptiWithoutPcid: boolean } {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(' '));
+  return {
+    cpu: /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? 'unknown',
+    cpus: CPUS,
+    ptiWithoutPcid: flags.has('pti') && !flags.has('pcid'),
+  };
+}
+
+/** The median of `values` (NaN when empty). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** A number with `digits` decimals, or `n/a`. */
 export const fmt = (n: number | null, digits = 3) => (n === null ? 'n/a' : n.toFixed(digits));
 

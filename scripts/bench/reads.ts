@@ -18,6 +18,7 @@ import {
   fmt,
   isolated,
   markdownTable,
+  median,
   PINNED,
   startBareKoa,
 } from './measure.js';
@@ -30,8 +31,19 @@ export const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
  * 10,000 are 30 (about half a second of load).
  */
 const BARE_REQUESTS = Number(process.env.BENCH_BARE_REQUESTS ?? 10_000);
-/** Requests before each CPU measurement, not counted. */
-const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP ?? 1000);
+/**
+ * Requests of the measured read before each CPU measurement, not counted, at the measurement's
+ * concurrency. Code that another read just made hot is recompiled for this one: after 1,000
+ * requests at 4 connections (until stop 26) the next 2,000 of a cached read cost up to 2.4× its
+ * steady state on this kind of host (tags 0.38 against 0.155 ms, a signed-in list 1.04 against
+ * 0.51), and which rows paid that changed from run to run.
+ */
+const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP ?? 3000);
+/**
+ * CPU measurements per figure, each over its own requests; the figure is their median, so one
+ * slice that met a compilation or a full garbage collection does not move it.
+ */
+const CPU_SLICES = Number(process.env.BENCH_CPU_SLICES ?? 3);
 const CAPACITY_MS = Number(process.env.BENCH_CAPACITY_MS ?? 3000);
 const FIXED_RATE_MS = Number(process.env.BENCH_FIXED_RATE_MS ?? 10_000);
 /**
@@ -79,31 +91,38 @@ interface Row extends Measured {
 }
 
 /**
- * CPU per 2xx answer of the app (`pid`) and, given `backends`, of its PostgreSQL backends, over
- * `amount` requests after a warm-up; `non2xx` counts the rest.
+ * CPU per 2xx answer of the app (`pid`) and, given `backends`, of its PostgreSQL backends: the
+ * median of `slices` runs of `amount` requests each, after a warm-up; `non2xx` counts the rest.
  */
 export async function cpuPerRequest(
   url: string,
   pid: number,
   requests: LoadRequest[],
-  backends?: () => Promise<number[]>,
-  amount = CPU_REQUESTS,
+  {
+    backends,
+    amount = CPU_REQUESTS,
+    slices = CPU_SLICES,
+  }: { backends?: () => Promise<number[]>; amount?: number; slices?: number } = {},
 ): Promise<{ appCpuMs: number; dbCpuMs: number | null; non2xx: number }> {
-  // Warm-up (JIT, pool, cache): a fresh process compiles its hot code on background threads,
-  // whose CPU time its utime + stime includes.
-  await load(url, requests, { amount: WARM_UP_REQUESTS, connections: 4 });
-  const before = backends ? await backends() : [];
-  const app = new CpuMeter([pid]);
-  const db = new CpuMeter(before);
-  const cpuRun = await load(url, requests, { amount, connections: 8 });
-  const appSpent = app.spent();
-  const dbSpent = backends ? db.spent(await backends()) : null;
-  const ok = Math.max(1, cpuRun.ok);
-  return {
-    appCpuMs: appSpent / ok,
-    dbCpuMs: dbSpent === null ? null : dbSpent / ok,
-    non2xx: cpuRun.total - cpuRun.ok,
-  };
+  // Warm-up (JIT, pool, cache): a process compiles its hot code on background threads, whose CPU
+  // time its utime + stime includes.
+  await load(url, requests, { amount: WARM_UP_REQUESTS, connections: 8 });
+  const app: number[] = [];
+  const db: number[] = [];
+  let non2xx = 0;
+  for (let slice = 0; slice < slices; slice++) {
+    const before = backends ? await backends() : [];
+    const appMeter = new CpuMeter([pid]);
+    const dbMeter = new CpuMeter(before);
+    const run = await load(url, requests, { amount, connections: 8 });
+    const appSpent = appMeter.spent();
+    const dbSpent = backends ? dbMeter.spent(await backends()) : null;
+    const ok = Math.max(1, run.ok);
+    app.push(appSpent / ok);
+    if (dbSpent !== null) db.push(dbSpent / ok);
+    non2xx += run.total - run.ok;
+  }
+  return { appCpuMs: median(app), dbCpuMs: backends ? median(db) : null, non2xx };
 }
 
 export async function measure(
@@ -116,7 +135,7 @@ export async function measure(
   return isolated(
     pid,
     async () => {
-      const cpu = await cpuPerRequest(url, pid, requests, backends);
+      const cpu = await cpuPerRequest(url, pid, requests, { backends });
       const capacity = await load(url, requests, { durationMs: CAPACITY_MS, connections: 16 });
       const reqPerSec = Math.round(capacity.ok / (CAPACITY_MS / 1000));
       const fixedRate = Math.max(1, Math.round(reqPerSec / 2));
@@ -261,9 +280,10 @@ export const readsSection: BenchSection = {
   description:
     'Hot reads on the production build (seed: 50 users, 500 articles, 5,000 comments), cached ' +
     '(cache Redis up) and uncached (REDIS_CACHE_URL on a dead port). CPU = the process’s own ' +
-    `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers; DB CPU = the PostgreSQL backends ` +
+    `utime+stime over ${CPU_REQUESTS} requests ÷ 2xx answers (median of ${CPU_SLICES} such runs, ` +
+    `after ${WARM_UP_REQUESTS} of the same read); DB CPU = the PostgreSQL backends ` +
     'of the app’s pool (pg_stat_activity ∩ the app’s sockets); bare ms/req = the bare Koa ' +
-    `endpoint’s CPU per request over ${BARE_REQUESTS} requests just before the row, the base ` +
+    `endpoint’s CPU per request the same way over ${BARE_REQUESTS} requests just before the row, the base ` +
     'of its × bare; ' +
     'req/s = capacity with 16 ' +
     'connections; p99 at a fixed arrival rate of half that (open loop, evenly spaced, latency ' +
@@ -335,7 +355,7 @@ export const readsSection: BenchSection = {
       const bareNow = async () =>
         (
           await isolated(bareApp.pid, () =>
-            cpuPerRequest(bareUrl, bareApp.pid, [{ path: '/' }], undefined, BARE_REQUESTS),
+            cpuPerRequest(bareUrl, bareApp.pid, [{ path: '/' }], { amount: BARE_REQUESTS }),
           )
         ).appCpuMs;
 
@@ -349,7 +369,7 @@ export const readsSection: BenchSection = {
         // also pays for compiling the code that all of them share. 2,000 requests were not enough:
         // the first row (anonymous tags) still cost about twice the same cached body signed in,
         // while a CPU profile of 60,000 requests of each finds them equal.
-        await load(stack.apiUrl, every, { amount: 20 * WARM_UP_REQUESTS, connections: 8 });
+        await load(stack.apiUrl, every, { amount: 20_000, connections: 8 });
         for (const r of reads) {
           for (const viewer of r.viewers) {
             if (ONLY_ROWS && !`${r.read} ${viewer} ${cache}`.includes(ONLY_ROWS)) continue;

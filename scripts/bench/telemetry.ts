@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { otlpReceiver } from '../../service/test/support/otlp.js';
 import { load, Stack, type AppProcess, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
-import { markdownTable } from './measure.js';
+import { markdownTable, median } from './measure.js';
 import { CPU_REQUESTS, cpuPerRequest, NO_LIMITS } from './reads.js';
 
 /** The most that tracing at 100 % sampling may add to a hot read's CPU per request. */
@@ -42,12 +42,6 @@ interface Row {
   ratio: number;
   meets: boolean;
   non2xx: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function table(rows: Row[]): string {
@@ -157,7 +151,8 @@ export const telemetrySection: BenchSection = {
         for (const row of rows) {
           for (const mode of modes) {
             const api = apis[mode]!;
-            const fig = await cpuPerRequest(api.url, api.pid, [requestOf(row)]);
+            // One run per round: the rounds' median is the figure.
+            const fig = await cpuPerRequest(api.url, api.pid, [requestOf(row)], { slices: 1 });
             row[mode].push(fig.appCpuMs);
             row.non2xx += fig.non2xx;
           }

@@ -187,8 +187,9 @@ export async function atFixedRate(
  * What the host is, for comparing runs across machines: the CPU model, how many CPUs, and whether
  * system calls flush the TLB (Meltdown's page-table isolation on a CPU without PCID): on such a
  * host every socket read and write also costs the process the TLB misses that follow, which
- * weighs on a server with a large working set far more than on the bare endpoint (stop 26: the
- * app's cached reads measured 2–3× the bare-endpoint multiples of a host without it).
+ * weighs on a server with a large working set far more than on the bare endpoint (stop 26, on
+ * such a host: the cached reads at 2–3× the multiples of the bare endpoint measured on stop 23's;
+ * docs/read-path.md, "Why the multiples differ by host").
  */
 export function hostFacts(): { cpu: string; cpus: number; ptiWithoutPcid: boolean } {
   const info = readFileSync('/proc/cpuinfo', 'utf8');

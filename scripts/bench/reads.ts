@@ -30,7 +30,7 @@ export const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
  * (10 ms): 2,000 requests at 0.03 ms are 6 ticks, ±1 tick is ±17 % of every ratio of the row;
  * 10,000 are 30 (about half a second of load).
  */
-const BARE_REQUESTS = Number(process.env.BENCH_BARE_REQUESTS ?? 10_000);
+export const BARE_REQUESTS = Number(process.env.BENCH_BARE_REQUESTS ?? 10_000);
 /**
  * Requests of the measured read before each CPU measurement, not counted, at the measurement's
  * concurrency. Code that another read just made hot is recompiled for this one: after 1,000
@@ -38,7 +38,7 @@ const BARE_REQUESTS = Number(process.env.BENCH_BARE_REQUESTS ?? 10_000);
  * steady state on this kind of host (tags 0.38 against 0.155 ms, a signed-in list 1.04 against
  * 0.51), and which rows paid that changed from run to run.
  */
-const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP ?? 3000);
+export const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP ?? 3000);
 /**
  * CPU measurements per figure, each over its own requests; the figure is their median, so one
  * slice that met a compilation or a full garbage collection does not move it.

@@ -26,11 +26,16 @@ import { freePort } from '../../service/test/support/process.js';
 import { startPrivateReplicaSet, startPrivateStore } from '../../service/test/support/stores.js';
 import { load, runToEnd, startApp, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
-import { CpuMeter, startBareKoa } from './measure.js';
+import { startBareKoa } from './measure.js';
+import {
+  BARE_REQUESTS,
+  CPU_REQUESTS,
+  cpuPerRequest,
+  NO_LIMITS,
+  WARM_UP_REQUESTS,
+} from './reads.js';
 
 const MIX_REQUESTS = Number(process.env.BENCH_MIX_REQUESTS ?? 4000);
-const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
-const NO_LIMITS = { RATE_LIMIT_PER_MINUTE: '10000000', RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
 
 interface Share {
   anonymous: { replica: number; total: number };
@@ -131,14 +136,6 @@ async function mixShare(env: Record<string, string>, replicaUrl: string): Promis
   }
 }
 
-/** CPU ms per 2xx answer of `path` on the process `pid` serving `url`. */
-async function cpuPerRequest(url: string, pid: number, path: string): Promise<number> {
-  await load(url, [{ path }], { amount: 300, connections: 4 }); // warm up (JIT, pools)
-  const meter = new CpuMeter([pid]);
-  const run = await load(url, [{ path }], { amount: CPU_REQUESTS, connections: 8 });
-  return meter.spent() / Math.max(1, run.ok);
-}
-
 const pct = (part: number, total: number) =>
   total === 0 ? 'n/a' : `${((100 * part) / total).toFixed(1)}%`;
 
@@ -150,7 +147,9 @@ export const replicasSection: BenchSection = {
     `${MIX_REQUESTS} requests of a read-heavy mix (60 % anonymous reads, 30 % signed-in reads, ` +
     '10 % signed-in writes), counted by the router (plinth_db_reads_total). CPU: the built API ' +
     `process's utime+stime over ${CPU_REQUESTS} uncached GET /api/articles?limit=20 ÷ 2xx ` +
-    'answers, routing off (no replica configured) and on, each measured twice (off, on, on, off).',
+    `answers (each after ${WARM_UP_REQUESTS} of the same: reads.ts, cpuPerRequest), routing off (no replica ` +
+    'configured) and on, each measured twice (off, on, on, off); the bare Koa endpoint as in the ' +
+    'reads section.',
   async run() {
     const [set, redisStore] = await Promise.all([
       startPrivateReplicaSet(),
@@ -183,7 +182,9 @@ export const replicasSection: BenchSection = {
       console.log('  measured the mix');
 
       const bare = await startBareKoa();
-      const bareMs = await cpuPerRequest(bare.url, bare.app.pid, '/');
+      const bareMs = (
+        await cpuPerRequest(bare.url, bare.app.pid, [{ path: '/' }], { amount: BARE_REQUESTS })
+      ).appCpuMs;
       await bare.app.stop();
       // Both APIs run side by side and are measured in the order off, on, on, off, so drift in
       // the machine's load falls on both alike.
@@ -209,7 +210,11 @@ export const replicasSection: BenchSection = {
         await sleep(300);
         for (const routing of ['off', 'on', 'on', 'off'] as const) {
           const { url, pid } = apis[routing]!;
-          cpu[routing] += (await cpuPerRequest(url, pid, '/api/articles?limit=20')) / 2;
+          // One run each time: the four runs' order is what cancels drift.
+          const fig = await cpuPerRequest(url, pid, [{ path: '/api/articles?limit=20' }], {
+            slices: 1,
+          });
+          cpu[routing] += fig.appCpuMs / 2;
           console.log(`  measured the uncached list, routing ${routing}`);
         }
       } finally {

@@ -8,8 +8,8 @@
 import { OPERATIONS } from '../../loadtests/lib/graphql.js';
 import { Stack, type LoadRequest } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
-import { backendsOf, fmt, markdownTable, startBareKoa } from './measure.js';
-import { inCacheModes, measure, NO_LIMITS } from './reads.js';
+import { backendsOf, fmt, isolated, markdownTable, startBareKoa } from './measure.js';
+import { bareCpuPerRequest, inCacheModes, measure, NO_LIMITS } from './reads.js';
 
 /** The bound the issue sets on GraphQL's CPU per request, as a multiple of REST's. */
 const MAX_RATIO = 2;
@@ -79,7 +79,8 @@ export const graphqlSection: BenchSection = {
     let bareMs = 0;
     try {
       const bare = await startBareKoa();
-      bareMs = (await measure(bare.url, bare.app.pid, [{ path: '/' }])).appCpuMs;
+      // Pinned like the rows it is the base of (measure runs them isolated).
+      bareMs = (await isolated(bare.app.pid, () => bareCpuPerRequest(bare))).appCpuMs;
       await bare.app.stop();
       await inCacheModes(stack, async (cache) => {
         const backends = () => backendsOf(stack.orm, stack.api.pid);

@@ -15,7 +15,7 @@ import { DEMO_USER } from '../../service/src/db/seed-data.js';
 import { load, startApp, Stack } from '../drill/harness.js';
 import type { BenchSection } from './index.js';
 import { startBareKoa } from './measure.js';
-import { BARE_REQUESTS, cpuPerRequest, NO_LIMITS } from './reads.js';
+import { bareCpuPerRequest, cpuPerRequest, NO_LIMITS } from './reads.js';
 
 /** Followers of the publishing author. */
 export const FOLLOWERS = Number(process.env.BENCH_FOLLOWERS ?? 10_000);
@@ -97,9 +97,7 @@ export const notificationsSection: BenchSection = {
       // section moves both sides of the ratio alike.
       const bareRun = async () => {
         const bare = await startBareKoa();
-        const cpu = await cpuPerRequest(bare.url, bare.app.pid, [{ path: '/' }], {
-          amount: BARE_REQUESTS,
-        });
+        const cpu = await bareCpuPerRequest(bare);
         await bare.app.stop();
         return cpu;
       };

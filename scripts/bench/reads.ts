@@ -30,7 +30,7 @@ export const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
  * (10 ms): 2,000 requests at 0.03 ms are 6 ticks, ±1 tick is ±17 % of every ratio of the row;
  * 10,000 are 30 (about half a second of load).
  */
-export const BARE_REQUESTS = Number(process.env.BENCH_BARE_REQUESTS ?? 10_000);
+const BARE_REQUESTS = Number(process.env.BENCH_BARE_REQUESTS ?? 10_000);
 /**
  * Requests of the measured read before each CPU measurement, not counted, at the measurement's
  * concurrency. Code that another read just made hot is recompiled for this one: after 1,000
@@ -123,6 +123,14 @@ export async function cpuPerRequest(
     non2xx += run.total - run.ok;
   }
   return { appCpuMs: median(app), dbCpuMs: backends ? median(db) : null, non2xx };
+}
+
+/**
+ * The bare Koa endpoint's CPU per request, the base of every "× bare": cpuPerRequest over
+ * BARE_REQUESTS. Every section measures its base this way.
+ */
+export function bareCpuPerRequest(bare: { url: string; app: { pid: number } }) {
+  return cpuPerRequest(bare.url, bare.app.pid, [{ path: '/' }], { amount: BARE_REQUESTS });
 }
 
 export async function measure(
@@ -351,13 +359,8 @@ export const readsSection: BenchSection = {
         dbRatio: null,
         hitRatio: null,
       });
-      const { url: bareUrl, app: bareApp } = bareServer;
       const bareNow = async () =>
-        (
-          await isolated(bareApp.pid, () =>
-            cpuPerRequest(bareUrl, bareApp.pid, [{ path: '/' }], { amount: BARE_REQUESTS }),
-          )
-        ).appCpuMs;
+        (await isolated(bareServer.app.pid, () => bareCpuPerRequest(bareServer))).appCpuMs;
 
       const requestOf = (path: string, viewer: 'anonymous' | 'signed in'): LoadRequest => ({
         path,

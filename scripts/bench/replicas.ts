@@ -28,7 +28,7 @@ import { load, runToEnd, startApp, type LoadRequest } from '../drill/harness.js'
 import type { BenchSection } from './index.js';
 import { startBareKoa } from './measure.js';
 import {
-  BARE_REQUESTS,
+  bareCpuPerRequest,
   CPU_REQUESTS,
   cpuPerRequest,
   NO_LIMITS,
@@ -182,9 +182,7 @@ export const replicasSection: BenchSection = {
       console.log('  measured the mix');
 
       const bare = await startBareKoa();
-      const bareMs = (
-        await cpuPerRequest(bare.url, bare.app.pid, [{ path: '/' }], { amount: BARE_REQUESTS })
-      ).appCpuMs;
+      const bareMs = (await bareCpuPerRequest(bare)).appCpuMs;
       await bare.app.stop();
       // Both APIs run side by side and are measured in the order off, on, on, off, so drift in
       // the machine's load falls on both alike.
